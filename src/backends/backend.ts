@@ -1,0 +1,38 @@
+// What the executor needs from a ring attachment. The kernel backend maps
+// io_uring; the worker backend serves the same ring layout from a
+// SharedArrayBuffer with scheme workers on the other side.
+
+import type { SubmissionQueue, CompletionQueue } from '../ring/queue.js';
+
+export type BackendName = 'kernel' | 'worker';
+
+export interface Backend {
+  readonly name: BackendName;
+  readonly sq: SubmissionQueue;
+  readonly cq: CompletionQueue;
+  /** IORING_FEAT_* bits the attachment offers. */
+  readonly features: number;
+  /** IORING_SETUP_* flags in force. */
+  readonly setupFlags: number;
+  /**
+   * Tells the consumer that `count` SQEs were published (and makes ready
+   * completions visible). Returns the count consumed or -errno.
+   */
+  submit(count: number): number;
+  /** Makes completions that are ready visible in the CQ. */
+  reap(): void;
+  /**
+   * Going idle: re-enables wakeups that were muted while we were awake.
+   * Returns true if completions became ready in the meantime, in which case
+   * the caller must reap and drain again rather than wait.
+   */
+  arm(): boolean;
+  /** Calls `onReady` (from the event loop) whenever the CQ may have entries. */
+  start(onReady: () => void): void;
+  /** Whether the readiness watch keeps the process alive. */
+  ref(on: boolean): void;
+  /** Whether the consumer implements `opcode`. */
+  supports(opcode: number): boolean;
+  /** Unmaps and releases everything. Called once, with nothing in flight. */
+  destroy(): void;
+}

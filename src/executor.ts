@@ -1,0 +1,475 @@
+// The executor: tags, batching, backpressure, teardown.
+//
+// Ops are prepared into a staging array of SQEs in JavaScript memory. Once
+// per event-loop turn (setImmediate) the staged SQEs are copied into the
+// ring in bulk and submitted with one enter. A job is one op or one linked
+// chain; each of its SQEs carries a tag (slot | generation << 32) in
+// user_data, never a pointer, so a stale or forged CQE cannot reach the
+// wrong job (S6). A job holds every resource its SQEs point at until its
+// last CQE is reaped, whatever happened to its promise (S1, S2).
+
+import { IOSQE_IO_LINK, IOSQE_IO_HARDLINK, IOSQE_CQE_SKIP_SUCCESS, IORING_CQE_F_MORE, IORING_ASYNC_CANCEL_ANY, IORING_ASYNC_CANCEL_ALL } from './ring/abi.js';
+import { prep_cancel, sqe_get_flags, sqe_set_flags } from './ring/prep.js';
+import { assert } from './ring/queue.js';
+import type { Backend } from './backends/backend.js';
+import { errnoError, closedError } from './errors.js';
+
+const SQE_WORDS = 16;
+const GEN_LIMIT = 0x100000000;
+/** CQE flag bits we understand; anything else marks a CQE as garbage. */
+const KNOWN_CQE_FLAGS = 0x1f;
+
+export type JobDone = (job: Job) => unknown;
+
+/** One op or one linked chain, from staging to its last CQE. */
+export class Job {
+  /** Tag slots of the job's SQEs, in chain order. */
+  slots: number[] = [];
+  /** Raw results per SQE; SQEs skipped on success keep 0. Sized at commit. */
+  res: Int32Array = EMPTY;
+  /** Resources the kernel may touch until the last CQE: kept reachable. */
+  holds: unknown[] | null = null;
+  /** Called at the last CQE, settled or not: frees, copies out, maps the result. */
+  done: JobDone | null = null;
+  syscall: string;
+  path: string | undefined = undefined;
+  dest: string | undefined = undefined;
+  resolve: (v: unknown) => void = noop;
+  reject: (e: Error) => void = noop;
+  /** The promise was settled early (abort, close); the job still runs to its CQEs. */
+  settled = false;
+  committed = false;
+  submitted = false;
+  finished = false;
+
+  constructor(syscall: string) {
+    this.syscall = syscall;
+  }
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  hold(x: unknown): void {
+    (this.holds ??= []).push(x);
+  }
+}
+
+const EMPTY = new Int32Array(0);
+function noop(): void {}
+
+export interface ExecutorStats {
+  /** SQEs handed to the ring. */
+  submitted: number;
+  /** Submission calls (io_uring_enter, or notifies for the worker backend). */
+  enters: number;
+  /** CQEs reaped. */
+  reaped: number;
+  /** Largest number of SQEs submitted by one enter. */
+  maxBatch: number;
+  /** SQEs in the kernel whose job has not seen its last CQE. */
+  inflight: number;
+  /** SQEs waiting in staging for ring or CQ space. */
+  staged: number;
+  /** CQEs rejected as unknown, stale or malformed (S6). */
+  badCqes: number;
+}
+
+export class Executor {
+  readonly backend: Backend;
+  /** Staged SQEs, in JavaScript memory, FIFO from stageHead. */
+  sqes = new Uint32Array(SQE_WORDS * 64);
+  private stageHead = 0;
+  private stageTail = 0;
+  /** Jobs whose SQEs are staged, in staging order; parallel to stage runs. */
+  private stagedJobs: Job[] = [];
+  private stagedJobHead = 0;
+
+  private owners: (Job | null)[] = [];
+  private members = new Int32Array(0);
+  private gens = new Uint32Array(0);
+  private freeSlots: number[] = [];
+
+  /** Never more SQEs in flight than the CQ can hold: no overflow by construction. */
+  private readonly capacity: number;
+  private inflight = 0;
+  private flushScheduled = false;
+  private flushing = false;
+  private refd = false;
+  private closing: Promise<void> | null = null;
+  private quiesced: (() => void) | null = null;
+  readonly counters: Omit<ExecutorStats, 'inflight' | 'staged'> = {
+    submitted: 0, enters: 0, reaped: 0, maxBatch: 0, badCqes: 0,
+  };
+
+  constructor(backend: Backend) {
+    this.backend = backend;
+    this.capacity = Math.min(backend.cq.entries, 1 << 20);
+    backend.start(() => this.onReady());
+  }
+
+  get closed(): boolean {
+    return this.closing !== null;
+  }
+
+  stats(): ExecutorStats {
+    return { ...this.counters, inflight: this.inflight, staged: this.stageTail - this.stageHead };
+  }
+
+  /** Starts a job. Add its SQEs with add(), then commit() it. */
+  begin(syscall: string): Job {
+    if (this.closing) throw closedError();
+    const job = new Job(syscall);
+    this.stagedJobs.push(job);
+    return job;
+  }
+
+  /**
+   * Appends one SQE to `job`, which must be the job begun last, and returns
+   * its word index in `sqes`. Valid until the next add(): staging may move.
+   */
+  add(job: Job): number {
+    assert(!job.committed && this.stagedJobs[this.stagedJobs.length - 1] === job, 'add() to a job that is not being built');
+    this.reserve(1);
+    const slot = this.allocSlot(job, job.slots.length);
+    job.slots.push(slot);
+    const at = this.stageTail * SQE_WORDS;
+    this.sqes[at + 8] = slot;
+    this.sqes[at + 9] = this.gens[slot]!;
+    this.stageTail++;
+    return at;
+  }
+
+  /**
+   * Seals `job`: links its SQEs into a chain (hard links when `hard`),
+   * checks that the last SQE will post a CQE, schedules the flush, and
+   * returns the job's promise.
+   */
+  commit<T>(job: Job, hard = false): Promise<T> {
+    assert(job.size > 0 && !job.committed, 'commit() needs a job with SQEs');
+    const first = this.stageTail - job.size;
+    for (let k = 0; k < job.size - 1; k++) {
+      const at = (first + k) * SQE_WORDS;
+      const f = sqe_get_flags(this.sqes, at);
+      if (!(f & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK))) sqe_set_flags(this.sqes, at, f | (hard ? IOSQE_IO_HARDLINK : IOSQE_IO_LINK));
+    }
+    const lastFlags = sqe_get_flags(this.sqes, (first + job.size - 1) * SQE_WORDS);
+    assert(!(lastFlags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK)), 'a chain cannot link past its last SQE');
+    assert(!(lastFlags & IOSQE_CQE_SKIP_SUCCESS), 'the last SQE of a job must post a CQE');
+    job.res = new Int32Array(job.size);
+    job.committed = true;
+    const promise = new Promise<T>((resolve, reject) => {
+      job.resolve = resolve as (v: unknown) => void;
+      job.reject = reject;
+    });
+    this.schedule();
+    return promise;
+  }
+
+  /** Drops a job that was begun but will not be committed (bad arguments). */
+  discard(job: Job): void {
+    assert(!job.committed && this.stagedJobs[this.stagedJobs.length - 1] === job, 'discard() of a job not being built');
+    this.stagedJobs.pop();
+    this.stageTail -= job.size;
+    for (const slot of job.slots) this.freeSlot(slot);
+    job.finished = true;
+    if (job.done) safeDone(job);
+  }
+
+  /**
+   * Abandons a job: its promise rejects now with `reason`, and the kernel is
+   * asked to cancel it. Its resources stay held until its CQEs arrive (S2).
+   */
+  abandon(job: Job, reason: Error): void {
+    if (job.finished || job.settled) return;
+    job.settled = true;
+    job.reject(reason);
+    if (this.closing) return;
+    this.cancel(job);
+  }
+
+  private cancel(job: Job): void {
+    // Cancelling the head cancels the links after it (-ECANCELED); hard
+    // links still run, which is what keeps a linked close from leaking.
+    for (const slot of job.slots) {
+      const c = this.begin('cancel');
+      prep_cancel(this.sqes, this.add(c), slot, this.gens[slot]!, 0);
+      this.commit(c).catch(noop);
+    }
+  }
+
+  /** Submits everything staged now, instead of at the end of the turn. */
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      this.flushLoop();
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private flushLoop(): void {
+    for (let spins = 0; ; spins++) {
+      const take = this.takeable();
+      if (take > 0) this.submit(take);
+      else if (this.backend.sq.pending() > 0) this.enter(0);
+      const reaped = this.drain();
+      if (this.stageTail === this.stageHead || (take === 0 && reaped === 0)) break;
+      assert(spins < 1_000_000, 'flush made no progress');
+    }
+    this.compact();
+    this.idle();
+  }
+
+  /** Re-arms wakeups before going idle; drains again if work slipped in. */
+  private idle(): void {
+    for (let i = 0; this.backend.arm(); i++) {
+      assert(i < 1_000_000, 'completions never stop arriving');
+      this.backend.reap();
+      this.drain();
+    }
+    this.updateRef();
+  }
+
+  /** How many staged SQEs fit now, never splitting a chain. */
+  private takeable(): number {
+    const room = Math.min(this.backend.sq.space(), this.capacity - this.inflight);
+    let take = 0;
+    for (let j = this.stagedJobHead; j < this.stagedJobs.length; j++) {
+      const job = this.stagedJobs[j]!;
+      const n = job.size;
+      if (!job.committed || take + n > room) break;
+      take += n;
+    }
+    assert(take > 0 || room >= 0, 'negative ring room');
+    return take;
+  }
+
+  private submit(take: number): void {
+    this.backend.sq.push(this.sqes, this.stageHead, take);
+    this.stageHead += take;
+    let sqes = 0;
+    while (sqes < take) {
+      const job = this.stagedJobs[this.stagedJobHead]!;
+      this.stagedJobs[this.stagedJobHead++] = undefined as unknown as Job;
+      job.submitted = true;
+      sqes += job.size;
+    }
+    this.inflight += take;
+    this.counters.submitted += take;
+    if (take > this.counters.maxBatch) this.counters.maxBatch = take;
+    this.enter(take);
+  }
+
+  private enter(count: number): void {
+    this.counters.enters++;
+    const ret = this.backend.submit(count);
+    if (ret >= 0 || ret === -4 /* EINTR */ || ret === -11 /* EAGAIN */ || ret === -16 /* EBUSY */) return;
+    // The ring itself is broken (EBADF, EFAULT, ...): nothing staged can run.
+    throw errnoError(ret, 'io_uring_enter');
+  }
+
+  /** Reaps every visible CQE. Returns how many. */
+  drain(): number {
+    const cq = this.backend.cq;
+    const c = cq.cqes;
+    let head = cq.head();
+    const tail = cq.tail();
+    const n = (tail - head) >>> 0;
+    if (n === 0) return 0;
+    if (n > cq.entries) {
+      // A peer published an impossible tail (S6): count it, resynchronise.
+      this.counters.badCqes++;
+      cq.advance(tail);
+      return 0;
+    }
+    for (let i = 0; i < n; i++) {
+      const w = cq.at(head);
+      head = (head + 1) >>> 0;
+      this.complete(c[w]! >>> 0, c[w + 1]! >>> 0, c[w + 2]!, c[w + 3]! >>> 0);
+    }
+    cq.advance(head);
+    this.counters.reaped += n;
+    if (this.inflight === 0) {
+      this.updateRef();
+      if (this.quiesced) this.quiesced();
+    }
+    return n;
+  }
+
+  private complete(slot: number, gen: number, res: number, flags: number): void {
+    const job = slot < this.owners.length ? this.owners[slot] : null;
+    if (!job || this.gens[slot] !== gen || !job.submitted || (flags & ~KNOWN_CQE_FLAGS & 0xffff) !== 0) {
+      this.counters.badCqes++;
+      return;
+    }
+    const k = this.members[slot]!;
+    job.res[k] = res;
+    if (flags & IORING_CQE_F_MORE) return; // multishot: more CQEs follow
+    if (k === job.size - 1) this.finish(job);
+  }
+
+  private finish(job: Job): void {
+    job.finished = true;
+    for (const slot of job.slots) this.freeSlot(slot);
+    this.inflight -= job.size;
+    let value: unknown;
+    let error: Error | null = null;
+    try {
+      value = job.done ? job.done(job) : defaultDone(job);
+    } catch (e) {
+      error = e as Error;
+    }
+    job.holds = null;
+    if (job.settled) return;
+    job.settled = true;
+    if (error) job.reject(error);
+    else job.resolve(value);
+  }
+
+  private onReady(): void {
+    this.backend.reap();
+    this.drain();
+    if (this.stageTail !== this.stageHead) this.flush();
+    else this.idle();
+  }
+
+  private schedule(): void {
+    if (this.flushScheduled || this.flushing) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** Keeps the process alive exactly while something is in flight (S4). */
+  private updateRef(): void {
+    const want = this.inflight > 0;
+    if (want !== this.refd) {
+      this.refd = want;
+      this.backend.ref(want);
+    }
+  }
+
+  private reserve(n: number): void {
+    const need = (this.stageTail + n) * SQE_WORDS;
+    if (need <= this.sqes.length) return;
+    this.compact();
+    const need2 = (this.stageTail + n) * SQE_WORDS;
+    if (need2 <= this.sqes.length) return;
+    const grown = new Uint32Array(Math.max(need2, this.sqes.length * 2));
+    grown.set(this.sqes.subarray(0, this.stageTail * SQE_WORDS));
+    this.sqes = grown;
+  }
+
+  private compact(): void {
+    if (this.stageHead === 0) return;
+    this.sqes.copyWithin(0, this.stageHead * SQE_WORDS, this.stageTail * SQE_WORDS);
+    this.stageTail -= this.stageHead;
+    this.stageHead = 0;
+    this.stagedJobs = this.stagedJobs.slice(this.stagedJobHead);
+    this.stagedJobHead = 0;
+  }
+
+  private allocSlot(job: Job, member: number): number {
+    let slot = this.freeSlots.pop();
+    if (slot === undefined) {
+      slot = this.owners.length;
+      this.owners.push(null);
+      if (slot >= this.gens.length) this.growSlots(slot + 1);
+    }
+    this.owners[slot] = job;
+    this.members[slot] = member;
+    return slot;
+  }
+
+  private freeSlot(slot: number): void {
+    this.owners[slot] = null;
+    // A new generation makes any late CQE for the old tag stale.
+    this.gens[slot] = (this.gens[slot]! + 1) % GEN_LIMIT;
+    this.freeSlots.push(slot);
+  }
+
+  private growSlots(min: number): void {
+    const size = Math.max(min, this.gens.length * 2, 256);
+    const gens = new Uint32Array(size);
+    gens.set(this.gens);
+    // Start each new slot at a random generation so tags differ across rings.
+    for (let i = this.gens.length; i < size; i++) gens[i] = (Math.random() * GEN_LIMIT) >>> 0;
+    const members = new Int32Array(size);
+    members.set(this.members);
+    this.gens = gens;
+    this.members = members;
+  }
+
+  /**
+   * Closes the ring: staged jobs that never reached the kernel reject at
+   * once; in-flight jobs reject with ERR_URING_CLOSED, are cancelled, and
+   * keep their memory until the kernel has answered for them; then the
+   * ring is unmapped (S4). Idempotent.
+   */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.closing = this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    const err = closedError();
+    for (let j = this.stagedJobHead; j < this.stagedJobs.length; j++) {
+      const job = this.stagedJobs[j]!;
+      for (const slot of job.slots) this.freeSlot(slot);
+      job.finished = true;
+      if (!job.settled) {
+        job.settled = true;
+        job.reject(err);
+      }
+      if (job.done) safeDone(job);
+    }
+    this.stagedJobs = [];
+    this.stagedJobHead = 0;
+    this.stageHead = this.stageTail = 0;
+    for (const job of this.owners) {
+      if (job && !job.settled) {
+        job.settled = true;
+        job.reject(err);
+      }
+    }
+    if (this.inflight > 0) await this.quiesce();
+    this.updateRef();
+    this.backend.destroy();
+  }
+
+  /** Cancels everything in the kernel and waits for the last CQE. */
+  private quiesce(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.quiesced = resolve;
+      this.updateRef();
+      // ASYNC_CANCEL_ANY | ALL: one SQE cancels every request in the ring.
+      // begin() refuses once closing, so build the job by hand.
+      const job = new Job('cancel');
+      this.stagedJobs.push(job);
+      prep_cancel(this.sqes, this.add(job), 0, 0, IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL);
+      job.res = new Int32Array(1);
+      job.committed = true;
+      job.settled = true;
+      this.flush();
+      if (this.inflight === 0) resolve();
+    });
+  }
+}
+
+function defaultDone(job: Job): number {
+  const res = job.res[job.size - 1]!;
+  if (res < 0) throw errnoError(res, job.syscall, job.path, job.dest);
+  return res;
+}
+
+function safeDone(job: Job): void {
+  try {
+    job.done!(job);
+  } catch {
+    // The job never ran; its done() only frees what it held.
+  }
+}
+
