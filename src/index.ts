@@ -4,3 +4,5 @@ export { BufferPool, Chunk, type PoolOptions } from './buffers/pool.js';
 export { errnoError, type UringSystemError, type UringError } from './errors.js';
 export type { ExecutorStats } from './executor.js';
 export * as constants from './ring/abi.js';
+export { backendInfo, type BackendChoice, type BackendOptions } from './backends/select.js';
+export type { Backend, BackendName } from './backends/backend.js';

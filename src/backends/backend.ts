@@ -33,6 +33,15 @@ export interface Backend {
   ref(on: boolean): void;
   /** Whether the consumer implements `opcode`. */
   supports(opcode: number): boolean;
+  /** io_uring_register(2), or the scheme's emulation of it; result or -errno. */
+  register(opcode: number, arg: ArrayBufferView | null, nr: number): number;
+  /**
+   * The address the consumer uses for a view's first byte: the real address
+   * for the kernel; null when the consumer uses synthetic pool addresses.
+   */
+  readonly addressOf: ((view: Uint8Array) => number) | null;
+  /** Called for every pool region, so the consumer can reach its memory. */
+  attachRegion(region: { id: number; sab: SharedArrayBuffer; bytes: Uint8Array; addr: number }): void;
   /** Unmaps and releases everything. Called once, with nothing in flight. */
   destroy(): void;
 }

@@ -196,8 +196,8 @@ export class KernelBackend implements Backend {
     this.n.close(this.mapped.handle);
   }
 
-  /** The address of a view's first byte, for SQE address fields. */
-  addressOf(view: ArrayBufferView): number {
-    return this.n.addressOf(view);
-  }
+  readonly addressOf = (view: Uint8Array): number => this.n.addressOf(view);
+
+  /** The kernel reaches pool memory by its real address: nothing to do. */
+  attachRegion(): void {}
 }

@@ -12,15 +12,19 @@
 import * as abi from './abi.js';
 import * as prep from './prep.js';
 import { Executor, Job, type ExecutorStats } from '../executor.js';
-import { KernelBackend, type KernelOptions } from '../backends/kernel.js';
+import { openBackend, type BackendOptions } from '../backends/select.js';
+import type { Backend } from '../backends/backend.js';
 import { BufferPool, Chunk } from '../buffers/pool.js';
 import { errnoError, uringError } from '../errors.js';
 import { parseStatx, type Statx } from './statx.js';
 
 export type { Statx };
-export interface RingOptions extends KernelOptions {}
+export interface RingOptions extends BackendOptions {}
 
 const ETIME = 62;
+/** Links an op's promise to its job, for cancel(), timeout_remove(), poll_remove(). */
+const kJob = Symbol('uring.job');
+type Tagged = Promise<unknown> & { [kJob]?: Job };
 const encoder = new TextEncoder();
 
 /** Per-SQE completion hook: frees and copies out; returns the member's value. */
@@ -380,7 +384,7 @@ export class Chain extends SqeWriter {
   /** @internal */
   seal(hard: boolean): Promise<unknown[]> {
     const after = this.after;
-    this.job.done = (job) => Array.from(job.res, (res, k) => (after[k] ? after[k]!(res, job.settled) : res));
+    this.job.done = (job) => job.res.map((res, k) => (after[k] ? after[k]!(res, job.settled) : res));
     return this.ringOf().executor.commit<unknown[]>(this.job, hard);
   }
 
@@ -391,15 +395,15 @@ export class Chain extends SqeWriter {
 
 export class Ring {
   /** @internal */ readonly executor: Executor;
-  readonly backend: KernelBackend;
+  readonly backend: Backend;
   readonly pool: BufferPool;
-  private readonly tags = new WeakMap<Promise<unknown>, Job>();
   private readonly w: SqeWriter;
   private registered = false;
 
   constructor(opts: RingOptions = {}) {
-    this.backend = KernelBackend.open(opts);
-    this.pool = new BufferPool({ addressOf: (v) => this.backend.addressOf(v) });
+    this.backend = openBackend(opts);
+    this.pool = new BufferPool({ addressOf: this.backend.addressOf });
+    this.pool.onRegion = (r) => this.backend.attachRegion(r);
     this.executor = new Executor(this.backend);
     this.w = new SqeWriter(this);
   }
@@ -469,7 +473,7 @@ export class Ring {
 
   /** @internal The tag of the op behind a promise this ring returned. */
   tagOf(p: Promise<unknown>): [number, number] {
-    const job = this.tags.get(p);
+    const job = (p as Tagged)[kJob];
     if (!job) throw uringError('ERR_INVALID_ARG_VALUE', 'target is not a pending operation of this ring');
     const slot = job.slots[0]!;
     const gens = (this.executor as unknown as { gens: Uint32Array }).gens;
@@ -495,7 +499,7 @@ export class Ring {
       };
     }
     const p = this.executor.commit<T>(job);
-    this.tags.set(p, job);
+    (p as Tagged)[kJob] = job;
     return p;
   }
 
