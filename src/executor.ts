@@ -23,10 +23,12 @@ export type JobDone = (job: Job) => unknown;
 
 /** One op or one linked chain, from staging to its last CQE. */
 export class Job {
-  /** Tag slots of the job's SQEs, in chain order. */
-  slots: number[] = [];
+  /** Tag slot of the first SQE; `more` holds the rest of a chain's, in order. */
+  slot = -1;
+  more: number[] | null = null;
+  private n = 0;
   /** Raw results per SQE; SQEs skipped on success keep 0. Sized at commit. */
-  res: Int32Array = EMPTY;
+  res: number[] = EMPTY;
   /** Resources the kernel may touch until the last CQE: kept reachable. */
   holds: unknown[] | null = null;
   /** Called at the last CQE, settled or not: frees, copies out, maps the result. */
@@ -47,7 +49,19 @@ export class Job {
   }
 
   get size(): number {
-    return this.slots.length;
+    return this.n;
+  }
+
+  /** The tag slot of SQE k. */
+  slotAt(k: number): number {
+    return k === 0 ? this.slot : this.more![k - 1]!;
+  }
+
+  /** @internal */
+  pushSlot(slot: number): void {
+    if (this.n === 0) this.slot = slot;
+    else (this.more ??= []).push(slot);
+    this.n++;
   }
 
   hold(x: unknown): void {
@@ -55,8 +69,14 @@ export class Job {
   }
 }
 
-const EMPTY = new Int32Array(0);
+const EMPTY: number[] = [];
 function noop(): void {}
+
+const captured: { resolve: (v: unknown) => void; reject: (e: Error) => void } = { resolve: noop, reject: noop };
+function capture(resolve: (v: never) => void, reject: (e: Error) => void): void {
+  captured.resolve = resolve as (v: unknown) => void;
+  captured.reject = reject;
+}
 
 export interface ExecutorStats {
   /** SQEs handed to the ring. */
@@ -131,8 +151,8 @@ export class Executor {
   add(job: Job): number {
     assert(!job.committed && this.stagedJobs[this.stagedJobs.length - 1] === job, 'add() to a job that is not being built');
     this.reserve(1);
-    const slot = this.allocSlot(job, job.slots.length);
-    job.slots.push(slot);
+    const slot = this.allocSlot(job, job.size);
+    job.pushSlot(slot);
     const at = this.stageTail * SQE_WORDS;
     this.sqes[at + 8] = slot;
     this.sqes[at + 9] = this.gens[slot]!;
@@ -156,12 +176,13 @@ export class Executor {
     const lastFlags = sqe_get_flags(this.sqes, (first + job.size - 1) * SQE_WORDS);
     assert(!(lastFlags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK)), 'a chain cannot link past its last SQE');
     assert(!(lastFlags & IOSQE_CQE_SKIP_SUCCESS), 'the last SQE of a job must post a CQE');
-    job.res = new Int32Array(job.size);
+    job.res = job.size === 1 ? [0] : new Array<number>(job.size).fill(0);
     job.committed = true;
-    const promise = new Promise<T>((resolve, reject) => {
-      job.resolve = resolve as (v: unknown) => void;
-      job.reject = reject;
-    });
+    // A shared executor function instead of a closure per op: one less
+    // allocation on the hottest path.
+    const promise = new Promise<T>(capture);
+    job.resolve = captured.resolve;
+    job.reject = captured.reject;
     this.schedule();
     return promise;
   }
@@ -171,7 +192,7 @@ export class Executor {
     assert(!job.committed && this.stagedJobs[this.stagedJobs.length - 1] === job, 'discard() of a job not being built');
     this.stagedJobs.pop();
     this.stageTail -= job.size;
-    for (const slot of job.slots) this.freeSlot(slot);
+    this.freeSlots_(job);
     job.finished = true;
     if (job.done) safeDone(job);
   }
@@ -191,7 +212,8 @@ export class Executor {
   private cancel(job: Job): void {
     // Cancelling the head cancels the links after it (-ECANCELED); hard
     // links still run, which is what keeps a linked close from leaking.
-    for (const slot of job.slots) {
+    for (let k = 0; k < job.size; k++) {
+      const slot = job.slotAt(k);
       const c = this.begin('cancel');
       prep_cancel(this.sqes, this.add(c), slot, this.gens[slot]!, 0);
       this.commit(c).catch(noop);
@@ -313,7 +335,7 @@ export class Executor {
 
   private finish(job: Job): void {
     job.finished = true;
-    for (const slot of job.slots) this.freeSlot(slot);
+    this.freeSlots_(job);
     this.inflight -= job.size;
     let value: unknown;
     let error: Error | null = null;
@@ -383,6 +405,10 @@ export class Executor {
     return slot;
   }
 
+  private freeSlots_(job: Job): void {
+    for (let k = 0; k < job.size; k++) this.freeSlot(job.slotAt(k));
+  }
+
   private freeSlot(slot: number): void {
     this.owners[slot] = null;
     // A new generation makes any late CQE for the old tag stale.
@@ -418,7 +444,7 @@ export class Executor {
     const err = closedError();
     for (let j = this.stagedJobHead; j < this.stagedJobs.length; j++) {
       const job = this.stagedJobs[j]!;
-      for (const slot of job.slots) this.freeSlot(slot);
+      this.freeSlots_(job);
       job.finished = true;
       if (!job.settled) {
         job.settled = true;
@@ -450,7 +476,7 @@ export class Executor {
       const job = new Job('cancel');
       this.stagedJobs.push(job);
       prep_cancel(this.sqes, this.add(job), 0, 0, IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL);
-      job.res = new Int32Array(1);
+      job.res = [0];
       job.committed = true;
       job.settled = true;
       this.flush();

@@ -475,7 +475,7 @@ export class Ring {
   tagOf(p: Promise<unknown>): [number, number] {
     const job = (p as Tagged)[kJob];
     if (!job) throw uringError('ERR_INVALID_ARG_VALUE', 'target is not a pending operation of this ring');
-    const slot = job.slots[0]!;
+    const slot = job.slot;
     const gens = (this.executor as unknown as { gens: Uint32Array }).gens;
     return [slot, job.finished ? (gens[slot]! + 1) >>> 0 : gens[slot]!];
   }
@@ -517,9 +517,10 @@ export class Ring {
   }
 
   nop(): Promise<number> {
-    const w = this.one('nop');
-    prep.prep_nop(this.executor.sqes, this.executor.add(w.job));
-    return this.commit<number>();
+    const ex = this.executor;
+    const job = ex.begin('nop');
+    prep.prep_nop(ex.sqes, ex.add(job));
+    return ex.commit<number>(job);
   }
 
   read(fd: number, buffer: ArrayBufferView, position = -1): Promise<number> {
