@@ -160,6 +160,17 @@ export class Executor {
     return at;
   }
 
+  /** Word index of the SQE staged last (the one add() returned most recently). */
+  lastSqe(): number {
+    assert(this.stageTail > this.stageHead, 'no SQE is staged');
+    return (this.stageTail - 1) * SQE_WORDS;
+  }
+
+  /** The generation half of the tag currently carried by `slot`. */
+  generation(slot: number): number {
+    return this.gens[slot]!;
+  }
+
   /**
    * Seals `job`: links its SQEs into a chain (hard links when `hard`),
    * checks that the last SQE will post a CQE, schedules the flush, and

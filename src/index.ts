@@ -1,5 +1,6 @@
 // uring: io_uring for TypeScript.
-export { Ring, Chain, SqeWriter, type RingOptions, type Statx } from './ring/ring.js';
+export { Ring, type RingOptions, type Statx } from './ring/ring.js';
+export { Chain, SqeWriter } from './ring/writer.js';
 export { BufferPool, Chunk, type PoolOptions } from './buffers/pool.js';
 export { errnoError, type UringSystemError, type UringError } from './errors.js';
 export type { ExecutorStats } from './executor.js';

@@ -1,0 +1,381 @@
+// The SQE writer: one method per io_uring op, named after liburing's
+// io_uring_prep_*, each queueing one SQE into a job. `ring.chain()` hands
+// you one to build a linked chain; Ring's own methods use it for single ops.
+//
+// Ownership: the kernel only ever sees pool memory. Buffers you pass are
+// copied into a pool chunk on submit (writes) or out of one on completion
+// (reads), so detaching, transferring, resizing or dropping your buffer
+// mid-flight is harmless (S1), and an abandoned read never writes into your
+// buffer after you stopped waiting (S2).
+
+import * as abi from './abi.js';
+import * as prep from './prep.js';
+import type { Executor, Job } from '../executor.js';
+import type { Chunk } from '../buffers/pool.js';
+import { uringError } from '../errors.js';
+import { parseStatx } from './statx.js';
+import type { Ring } from './ring.js';
+
+const ETIME = 62;
+const encoder = new TextEncoder();
+
+/** Per-SQE completion hook: frees and copies out; returns the member's value. */
+export type After = (res: number, abandoned: boolean) => unknown;
+
+/**
+ * Writes SQEs into one job. `ring.chain()` hands you one to build a linked
+ * chain; Ring's own methods use it for single ops.
+ */
+export class SqeWriter {
+  /** @internal */ job!: Job;
+  /** @internal */ after: (After | null)[] = [];
+
+  /** @internal */
+  constructor(private readonly ring: Ring) {}
+
+  private get ex(): Executor {
+    return this.ring.executor;
+  }
+
+  private sqe(after: After | null = null): number {
+    this.after.push(after);
+    return this.ex.add(this.job);
+  }
+
+  private chunk(size: number, align = 16): Chunk {
+    const c = this.ring.pool.alloc(size, align);
+    this.job.hold(c);
+    return c;
+  }
+
+  private free(c: Chunk): void {
+    this.ring.pool.free(c);
+  }
+
+  /** A NUL-terminated copy of `path` in pool memory. */
+  private path(path: string | Uint8Array): Chunk {
+    const bytes = typeof path === 'string' ? encoder.encode(path) : path;
+    if (bytes.includes(0)) throw uringError('ERR_INVALID_ARG_VALUE', 'paths must not contain null bytes');
+    const c = this.chunk(bytes.length + 1);
+    const v = c.view(bytes.length + 1);
+    v.set(bytes);
+    v[bytes.length] = 0;
+    return c;
+  }
+
+  /** Frees pool chunks when the SQE completes. */
+  private freeing(...chunks: Chunk[]): After {
+    return (res) => {
+      for (const c of chunks) this.free(c);
+      return res;
+    };
+  }
+
+  /** Sets IOSQE_* flags on the SQE written last (e.g. IOSQE_IO_HARDLINK). */
+  flags(f: number): this {
+    if (this.job.size === 0) throw uringError('ERR_INVALID_STATE', 'flags() applies to the SQE written last; there is none');
+    const at = this.ex.lastSqe();
+    prep.sqe_set_flags(this.ex.sqes, at, prep.sqe_get_flags(this.ex.sqes, at) | f);
+    return this;
+  }
+
+  nop(): this {
+    prep.prep_nop(this.ex.sqes, this.sqe());
+    return this;
+  }
+
+  /** Reads up to buffer.byteLength bytes at `position` (-1: the file position). */
+  read(fd: number, buffer: ArrayBufferView, position = -1): this {
+    const len = buffer.byteLength;
+    const c = this.chunk(len);
+    const target = new Uint8Array(buffer.buffer, buffer.byteOffset, len);
+    const at = this.sqe((res, abandoned) => {
+      // A detached or shrunk target has a smaller byteLength now: never
+      // write past what it still has, and never after abandonment (S2).
+      if (res > 0 && !abandoned) target.set(c.view(Math.min(res, target.byteLength)));
+      this.free(c);
+      return res > len ? -5 /* EIO: a peer claimed more than we asked */ : res;
+    });
+    prep.prep_read(this.ex.sqes, at, fd, c.addr, len, position);
+    return this;
+  }
+
+  /** Writes buffer's bytes at `position` (-1: the file position). */
+  write(fd: number, buffer: ArrayBufferView, position = -1): this {
+    const len = buffer.byteLength;
+    const c = this.chunk(len);
+    c.view(len).set(new Uint8Array(buffer.buffer, buffer.byteOffset, len));
+    prep.prep_write(this.ex.sqes, this.sqe(this.freeing(c)), fd, c.addr, len, position);
+    return this;
+  }
+
+  /** Vectored read into `buffers`, filled in order. */
+  readv(fd: number, buffers: ArrayBufferView[], position = -1): this {
+    const { iov, chunks, total } = this.iovecs(buffers, false);
+    const at = this.sqe((res, abandoned) => {
+      let left = abandoned ? 0 : Math.min(res, total);
+      buffers.forEach((b, i) => {
+        const n = Math.min(left, b.byteLength);
+        if (n > 0) new Uint8Array(b.buffer, b.byteOffset, n).set(chunks[i]!.view(n));
+        left -= n;
+      });
+      for (const c of chunks) this.free(c);
+      this.free(iov);
+      return res;
+    });
+    prep.prep_readv(this.ex.sqes, at, fd, iov.addr, buffers.length, position);
+    return this;
+  }
+
+  /** Vectored write of `buffers`, in order. */
+  writev(fd: number, buffers: ArrayBufferView[], position = -1): this {
+    const { iov, chunks } = this.iovecs(buffers, true);
+    prep.prep_writev(this.ex.sqes, this.sqe(this.freeing(iov, ...chunks)), fd, iov.addr, buffers.length, position);
+    return this;
+  }
+
+  private iovecs(buffers: ArrayBufferView[], copyIn: boolean): { iov: Chunk; chunks: Chunk[]; total: number } {
+    const iov = this.chunk(buffers.length * abi.IOVEC.size, 8);
+    const words = new Uint32Array(iov.region.sab, iov.region.bytes.byteOffset + iov.offset, buffers.length * 4);
+    const chunks: Chunk[] = [];
+    let total = 0;
+    buffers.forEach((b, i) => {
+      const c = this.chunk(b.byteLength);
+      if (copyIn) c.view(b.byteLength).set(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
+      chunks.push(c);
+      prep.setU64(words, i * 4, c.addr);
+      prep.setU64(words, i * 4 + 2, b.byteLength);
+      total += b.byteLength;
+    });
+    return { iov, chunks, total };
+  }
+
+  /** Reads into registered pool memory: no copy. `chunk` must come from ring.pool. */
+  read_fixed(fd: number, chunk: Chunk, len: number, position = -1): this {
+    const at = this.sqe();
+    prep.prep_read_fixed(this.ex.sqes, at, fd, chunk.addr, Math.min(len, chunk.size), position, this.ring.bufIndex(chunk));
+    this.job.hold(chunk);
+    return this;
+  }
+
+  /** Writes from registered pool memory: no copy. */
+  write_fixed(fd: number, chunk: Chunk, len: number, position = -1): this {
+    const at = this.sqe();
+    prep.prep_write_fixed(this.ex.sqes, at, fd, chunk.addr, Math.min(len, chunk.size), position, this.ring.bufIndex(chunk));
+    this.job.hold(chunk);
+    return this;
+  }
+
+  fsync(fd: number, datasync = false): this {
+    prep.prep_fsync(this.ex.sqes, this.sqe(), fd, datasync ? abi.IORING_FSYNC_DATASYNC : 0);
+    return this;
+  }
+
+  sync_file_range(fd: number, offset: number, len: number, flags = 0): this {
+    prep.prep_sync_file_range(this.ex.sqes, this.sqe(), fd, len, offset, flags);
+    return this;
+  }
+
+  openat(dirfd: number, path: string | Uint8Array, flags: number, mode = 0o666): this {
+    const p = this.path(path);
+    prep.prep_openat(this.ex.sqes, this.sqe(this.freeing(p)), dirfd, p.addr, flags, mode);
+    return this;
+  }
+
+  /** Opens into direct descriptor `slot` of the registered file table. */
+  openat_direct(dirfd: number, path: string | Uint8Array, flags: number, mode: number, slot: number): this {
+    const p = this.path(path);
+    prep.prep_openat_direct(this.ex.sqes, this.sqe(this.freeing(p)), dirfd, p.addr, flags, mode, slot);
+    return this;
+  }
+
+  openat2(dirfd: number, path: string | Uint8Array, how: { flags: number; mode?: number; resolve?: number }): this {
+    const p = this.path(path);
+    const h = this.chunk(abi.OPEN_HOW.size, 8);
+    const w = new Uint32Array(h.region.sab, h.region.bytes.byteOffset + h.offset, 6);
+    prep.setU64(w, 0, how.flags);
+    prep.setU64(w, 2, how.mode ?? 0);
+    prep.setU64(w, 4, how.resolve ?? 0);
+    prep.prep_openat2(this.ex.sqes, this.sqe(this.freeing(p, h)), dirfd, p.addr, h.addr);
+    return this;
+  }
+
+  close(fd: number): this {
+    prep.prep_close(this.ex.sqes, this.sqe(), fd);
+    return this;
+  }
+
+  close_direct(slot: number): this {
+    prep.prep_close_direct(this.ex.sqes, this.sqe(), slot);
+    return this;
+  }
+
+  /** statx(2); the member's value is a Statx on success. */
+  statx(dirfd: number, path: string | Uint8Array, flags = 0, mask = abi.STATX_BASIC_STATS | abi.STATX_BTIME): this {
+    const p = this.path(path);
+    const buf = this.chunk(abi.STATX.size, 8);
+    const at = this.sqe((res) => {
+      const out = res === 0 ? parseStatx(buf.view(abi.STATX.size)) : res;
+      this.free(p);
+      this.free(buf);
+      return out;
+    });
+    prep.prep_statx(this.ex.sqes, at, dirfd, p.addr, flags, mask, buf.addr);
+    return this;
+  }
+
+  fallocate(fd: number, mode: number, offset: number, len: number): this {
+    prep.prep_fallocate(this.ex.sqes, this.sqe(), fd, mode, offset, len);
+    return this;
+  }
+
+  fadvise(fd: number, offset: number, len: number, advice: number): this {
+    prep.prep_fadvise(this.ex.sqes, this.sqe(), fd, offset, len, advice);
+    return this;
+  }
+
+  /** madvise(2) on pool memory (the only memory whose address is stable to us). */
+  madvise(chunk: Chunk, len: number, advice: number): this {
+    this.job.hold(chunk);
+    prep.prep_madvise(this.ex.sqes, this.sqe(), chunk.addr, len, advice);
+    return this;
+  }
+
+  unlinkat(dirfd: number, path: string | Uint8Array, flags = 0): this {
+    const p = this.path(path);
+    prep.prep_unlinkat(this.ex.sqes, this.sqe(this.freeing(p)), dirfd, p.addr, flags);
+    return this;
+  }
+
+  renameat(olddirfd: number, oldpath: string | Uint8Array, newdirfd: number, newpath: string | Uint8Array, flags = 0): this {
+    const a = this.path(oldpath);
+    const b = this.path(newpath);
+    prep.prep_renameat(this.ex.sqes, this.sqe(this.freeing(a, b)), olddirfd, a.addr, newdirfd, b.addr, flags);
+    return this;
+  }
+
+  mkdirat(dirfd: number, path: string | Uint8Array, mode = 0o777): this {
+    const p = this.path(path);
+    prep.prep_mkdirat(this.ex.sqes, this.sqe(this.freeing(p)), dirfd, p.addr, mode);
+    return this;
+  }
+
+  symlinkat(target: string | Uint8Array, newdirfd: number, linkpath: string | Uint8Array): this {
+    const a = this.path(target);
+    const b = this.path(linkpath);
+    prep.prep_symlinkat(this.ex.sqes, this.sqe(this.freeing(a, b)), a.addr, newdirfd, b.addr);
+    return this;
+  }
+
+  linkat(olddirfd: number, oldpath: string | Uint8Array, newdirfd: number, newpath: string | Uint8Array, flags = 0): this {
+    const a = this.path(oldpath);
+    const b = this.path(newpath);
+    prep.prep_linkat(this.ex.sqes, this.sqe(this.freeing(a, b)), olddirfd, a.addr, newdirfd, b.addr, flags);
+    return this;
+  }
+
+  ftruncate(fd: number, len: number): this {
+    prep.prep_ftruncate(this.ex.sqes, this.sqe(), fd, len);
+    return this;
+  }
+
+  splice(fdIn: number, offIn: number, fdOut: number, offOut: number, nbytes: number, flags = 0): this {
+    prep.prep_splice(this.ex.sqes, this.sqe(), fdIn, offIn, fdOut, offOut, nbytes, flags);
+    return this;
+  }
+
+  tee(fdIn: number, fdOut: number, nbytes: number, flags = 0): this {
+    prep.prep_tee(this.ex.sqes, this.sqe(), fdIn, fdOut, nbytes, flags);
+    return this;
+  }
+
+  private timespec(ms: number): Chunk {
+    if (!(ms >= 0) || !Number.isFinite(ms)) throw uringError('ERR_OUT_OF_RANGE', `timeout must be a finite number of ms >= 0, got ${ms}`);
+    const ts = this.chunk(abi.TIMESPEC.size, 8);
+    const w = new Uint32Array(ts.region.sab, ts.region.bytes.byteOffset + ts.offset, 4);
+    prep.setU64(w, 0, Math.floor(ms / 1000));
+    prep.setU64(w, 2, Math.round((ms % 1000) * 1e6));
+    return ts;
+  }
+
+  /** A timeout of `ms`; its value is 0 whether it fired (-ETIME) or `count` completions passed. */
+  timeout(ms: number, count = 0, flags = 0): this {
+    const ts = this.timespec(ms);
+    const at = this.sqe((res) => {
+      this.free(ts);
+      return res === -ETIME ? 0 : res;
+    });
+    prep.prep_timeout(this.ex.sqes, at, ts.addr, count, flags);
+    return this;
+  }
+
+  /** Cancels the op behind `target` (a promise this ring returned) if it is a timeout. */
+  timeout_remove(target: Promise<unknown>, flags = 0): this {
+    const [lo, hi] = this.ring.tagOf(target);
+    prep.prep_timeout_remove(this.ex.sqes, this.sqe(), lo, hi, flags);
+    return this;
+  }
+
+  /** Bounds the SQE written just before this one by `ms` (IORING_OP_LINK_TIMEOUT). */
+  link_timeout(ms: number, flags = 0): this {
+    const ts = this.timespec(ms);
+    const at = this.sqe((res) => {
+      this.free(ts);
+      return res;
+    });
+    prep.prep_link_timeout(this.ex.sqes, at, ts.addr, flags);
+    return this;
+  }
+
+  /** IORING_OP_ASYNC_CANCEL for the op behind `target`. */
+  cancel(target: Promise<unknown>, flags = 0): this {
+    const [lo, hi] = this.ring.tagOf(target);
+    prep.prep_cancel(this.ex.sqes, this.sqe(), lo, hi, flags);
+    return this;
+  }
+
+  /** Cancels ops on `fd` (IORING_ASYNC_CANCEL_FD; add IORING_ASYNC_CANCEL_ALL for all). */
+  cancel_fd(fd: number, flags = 0): this {
+    prep.prep_cancel_fd(this.ex.sqes, this.sqe(), fd, flags);
+    return this;
+  }
+
+  /** One-shot poll; the value is the ready mask (POLLIN, ...). */
+  poll_add(fd: number, mask: number): this {
+    prep.prep_poll_add(this.ex.sqes, this.sqe(), fd, mask);
+    return this;
+  }
+
+  poll_remove(target: Promise<unknown>): this {
+    const [lo, hi] = this.ring.tagOf(target);
+    prep.prep_poll_remove(this.ex.sqes, this.sqe(), lo, hi);
+    return this;
+  }
+
+  /** Updates registered file slots [offset, offset + fds.length) to `fds` (-1 clears). */
+  files_update(fds: number[], offset: number): this {
+    const c = this.chunk(fds.length * 4, 4);
+    new Int32Array(c.region.sab, c.region.bytes.byteOffset + c.offset, fds.length).set(fds);
+    prep.prep_files_update(this.ex.sqes, this.sqe(this.freeing(c)), c.addr, fds.length, offset);
+    return this;
+  }
+}
+
+/** A linked chain under construction: add ops, then submit(). */
+export class Chain extends SqeWriter {
+  /** Submits the chain; resolves with each member's value (a result, or -errno). */
+  submit(opts: { hard?: boolean } = {}): Promise<unknown[]> {
+    return this.seal(opts.hard ?? false);
+  }
+
+  /** @internal */
+  seal(hard: boolean): Promise<unknown[]> {
+    const after = this.after;
+    this.job.done = (job) => job.res.map((res, k) => (after[k] ? after[k]!(res, job.settled) : res));
+    return this.ringOf().executor.commit<unknown[]>(this.job, hard);
+  }
+
+  private ringOf(): Ring {
+    return (this as unknown as { ring: Ring }).ring;
+  }
+}
