@@ -373,6 +373,56 @@ static napi_value memlock(napi_env env, napi_callback_info info) {
   return make_int(env, rl.rlim_cur == RLIM_INFINITY ? -1 : (int64_t)rl.rlim_cur);
 }
 
+// Lease views. The pool hands users memory inside SharedArrayBuffers, and a
+// SharedArrayBuffer can never be detached, so a plain view would keep
+// aliasing the chunk after it is released and reused. view() wraps the same
+// bytes in an external (non-shared) ArrayBuffer that detach() can neuter,
+// which zeroes the length of every typed array and Buffer over it. The
+// external buffer holds a strong reference to `source` (a typed array over
+// the region), so the memory stays alive as long as any view of it does.
+static void release_source(napi_env env, void *data, void *hint) {
+  napi_delete_reference(env, (napi_ref)hint);
+}
+
+// view(source: TypedArray, offset, length) -> ArrayBuffer | -errno
+static napi_value view(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  bool is_typed = false;
+  napi_is_typedarray(env, argv[0], &is_typed);
+  if (argc < 3 || !is_typed) return make_int(env, -EINVAL);
+  napi_typedarray_type type;
+  size_t count = 0;
+  void *data = NULL;
+  CHECK(env, napi_get_typedarray_info(env, argv[0], &type, &count, &data, NULL, NULL));
+  if (type != napi_uint8_array) return make_int(env, -EINVAL);
+  int64_t off = arg_int(env, argv[1]), len = arg_int(env, argv[2]);
+  if (off < 0 || len <= 0 || (uint64_t)off > count || (uint64_t)len > count - (uint64_t)off)
+    return make_int(env, -ERANGE);
+  napi_ref keep;
+  CHECK(env, napi_create_reference(env, argv[0], 1, &keep));
+  napi_value ab;
+  if (napi_create_external_arraybuffer(env, (char *)data + off, (size_t)len, release_source, keep, &ab) != napi_ok) {
+    napi_delete_reference(env, keep);
+    return make_int(env, -ENOTSUP);  // e.g. a runtime with the V8 sandbox
+  }
+  return ab;
+}
+
+// detach(ab) -> 0 | -errno. Idempotent on an already detached buffer.
+static napi_value detach(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  bool is_ab = false, detached = false;
+  napi_is_arraybuffer(env, argv[0], &is_ab);
+  if (argc < 1 || !is_ab) return make_int(env, -EINVAL);
+  napi_is_detached_arraybuffer(env, argv[0], &detached);
+  if (detached) return make_int(env, 0);
+  return make_int(env, napi_detach_arraybuffer(env, argv[0]) == napi_ok ? 0 : -EPERM);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"setup", NULL, setup, NULL, NULL, NULL, napi_default, NULL},
@@ -384,6 +434,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"ref", NULL, ref, NULL, NULL, NULL, napi_default, NULL},
       {"unwatch", NULL, unwatch, NULL, NULL, NULL, napi_default, NULL},
       {"memlock", NULL, memlock, NULL, NULL, NULL, napi_default, NULL},
+      {"view", NULL, view, NULL, NULL, NULL, napi_default, NULL},
+      {"detach", NULL, detach, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

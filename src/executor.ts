@@ -12,12 +12,15 @@ import { IOSQE_IO_LINK, IOSQE_IO_HARDLINK, IOSQE_CQE_SKIP_SUCCESS, IORING_CQE_F_
 import { prep_cancel, sqe_get_flags, sqe_set_flags } from './ring/prep.js';
 import { assert } from './ring/queue.js';
 import type { Backend } from './backends/backend.js';
-import { errnoError, closedError } from './errors.js';
+import { errnoError, closedError, uringError } from './errors.js';
+import { URING_CQE_F_EXTENDED, URING_CQE_F_EXTENDED_HI, URING_CQE_F_PEER_DIED } from './backends/worker/cqe-flags.js';
 
 const SQE_WORDS = 16;
 const GEN_LIMIT = 0x100000000;
 /** CQE flag bits we understand; anything else marks a CQE as garbage. */
-const KNOWN_CQE_FLAGS = 0x1f;
+const KNOWN_CQE_FLAGS = 0x1f | URING_CQE_F_PEER_DIED;
+/** Marks, in `members`, an SQE that posts a CQE only on failure (CQE_SKIP_SUCCESS). */
+const SKIP_BIT = 1 << 30;
 
 export type JobDone = (job: Job) => unknown;
 
@@ -29,6 +32,12 @@ export class Job {
   private n = 0;
   /** Raw results per SQE; SQEs skipped on success keep 0. Sized at commit. */
   res: number[] = EMPTY;
+  /**
+   * CQEs still expected: one per SQE not marked CQE_SKIP_SUCCESS. The job
+   * finishes when the last of them arrives, whatever the order: a linked
+   * timeout's CQE can arrive before the CQE of the op it cancelled.
+   */
+  left = 0;
   /** Resources the kernel may touch until the last CQE: kept reachable. */
   holds: unknown[] | null = null;
   /** Called at the last CQE, settled or not: frees, copies out, maps the result. */
@@ -43,6 +52,8 @@ export class Job {
   committed = false;
   submitted = false;
   finished = false;
+  /** A CQE said the scheme worker running it died (userspace rings only). */
+  died = false;
 
   constructor(syscall: string) {
     this.syscall = syscall;
@@ -71,6 +82,13 @@ export class Job {
 
 const EMPTY: number[] = [];
 function noop(): void {}
+
+/**
+ * Executors with SQEs in flight. Pinned here so that a ring the user
+ * dropped is never collected (and unmapped, its pool freed) while the kernel
+ * may still write to its memory (S1); an idle one can be collected.
+ */
+const busy = new Set<Executor>();
 
 const captured: { resolve: (v: unknown) => void; reject: (e: Error) => void } = { resolve: noop, reject: noop };
 function capture(resolve: (v: never) => void, reject: (e: Error) => void): void {
@@ -117,6 +135,8 @@ export class Executor {
   private flushing = false;
   private refd = false;
   private closing: Promise<void> | null = null;
+  /** The backend is destroyed: its memory is unmapped, nothing may touch it. */
+  private dead = false;
   private quiesced: (() => void) | null = null;
   readonly counters: Omit<ExecutorStats, 'inflight' | 'staged'> = {
     submitted: 0, enters: 0, reaped: 0, maxBatch: 0, badCqes: 0,
@@ -125,7 +145,13 @@ export class Executor {
   constructor(backend: Backend) {
     this.backend = backend;
     this.capacity = Math.min(backend.cq.entries, 1 << 20);
-    backend.start(() => this.onReady());
+    // The readiness watch holds its callback from native code, a GC root:
+    // a callback that held the executor strongly would keep every ring ever
+    // opened (its fds and mappings) alive until exit, closed or not. It
+    // reaches the executor weakly instead; `busy` pins the executor while
+    // the kernel may still write to its memory.
+    const self = new WeakRef(this);
+    backend.start(() => self.deref()?.onReady());
   }
 
   get closed(): boolean {
@@ -136,10 +162,13 @@ export class Executor {
     return { ...this.counters, inflight: this.inflight, staged: this.stageTail - this.stageHead };
   }
 
-  /** Starts a job. Add its SQEs with add(), then commit() it. */
-  begin(syscall: string): Job {
+  /**
+   * Starts a job. Add its SQEs with add(), then commit() it. `job` may be a
+   * fresh instance of a Job subclass carrying the caller's per-op state (so
+   * hot paths need no closure per op).
+   */
+  begin(syscall: string, job: Job = new Job(syscall)): Job {
     if (this.closing) throw closedError();
-    const job = new Job(syscall);
     this.stagedJobs.push(job);
     return job;
   }
@@ -178,12 +207,24 @@ export class Executor {
    */
   commit<T>(job: Job, hard = false): Promise<T> {
     assert(job.size > 0 && !job.committed, 'commit() needs a job with SQEs');
+    const limit = Math.min(this.backend.sq.entries, this.capacity);
+    if (job.size > limit) {
+      // A chain goes to the kernel in one enter: one longer than the SQ (or
+      // the CQ budget) could never be submitted and would wait forever (S3).
+      job.res = new Array<number>(job.size).fill(-125 /* ECANCELED */);
+      this.discard(job);
+      return Promise.reject(uringError('ERR_OUT_OF_RANGE', `a chain of ${job.size} SQEs cannot fit in this ring (at most ${limit})`));
+    }
     const first = this.stageTail - job.size;
+    let left = 1; // the last SQE always posts
     for (let k = 0; k < job.size - 1; k++) {
       const at = (first + k) * SQE_WORDS;
       const f = sqe_get_flags(this.sqes, at);
       if (!(f & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK))) sqe_set_flags(this.sqes, at, f | (hard ? IOSQE_IO_HARDLINK : IOSQE_IO_LINK));
+      if (f & IOSQE_CQE_SKIP_SUCCESS) this.members[job.slotAt(k)]! |= SKIP_BIT;
+      else left++;
     }
+    job.left = left;
     const lastFlags = sqe_get_flags(this.sqes, (first + job.size - 1) * SQE_WORDS);
     assert(!(lastFlags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK)), 'a chain cannot link past its last SQE');
     assert(!(lastFlags & IOSQE_CQE_SKIP_SUCCESS), 'the last SQE of a job must post a CQE');
@@ -226,7 +267,8 @@ export class Executor {
     for (let k = 0; k < job.size; k++) {
       const slot = job.slotAt(k);
       const c = this.begin('cancel');
-      prep_cancel(this.sqes, this.add(c), slot, this.gens[slot]!, 0);
+      const at = this.add(c); // before reading this.sqes: add() may grow staging
+      prep_cancel(this.sqes, at, slot, this.gens[slot]!, 0);
       this.commit(c).catch(noop);
     }
   }
@@ -234,10 +276,15 @@ export class Executor {
   /** Submits everything staged now, instead of at the end of the turn. */
   flush(): void {
     this.flushScheduled = false;
-    if (this.flushing) return;
+    // A flush scheduled before close() may run after the ring is unmapped.
+    if (this.flushing || this.dead) return;
     this.flushing = true;
     try {
-      this.flushLoop();
+      // idle() may reap completions (DEFER_TASKRUN task work, e.g. the rest
+      // of a linked chain) that free room for staged jobs: submit them now,
+      // or nothing would ever wake us for them (S3).
+      do this.flushLoop();
+      while (this.stageTail !== this.stageHead && this.takeable() > 0);
     } finally {
       this.flushing = false;
     }
@@ -321,7 +368,21 @@ export class Executor {
     for (let i = 0; i < n; i++) {
       const w = cq.at(head);
       head = (head + 1) >>> 0;
-      this.complete(c[w]! >>> 0, c[w + 1]! >>> 0, c[w + 2]!, c[w + 3]! >>> 0);
+      let res = c[w + 2]!;
+      let flags = c[w + 3]! >>> 0;
+      if (flags & URING_CQE_F_EXTENDED) {
+        // A 64-bit result: the high half rides in the next CQE, same tag.
+        const w2 = cq.at(head);
+        if (i + 1 >= n || c[w2] !== c[w] || c[w2 + 1] !== c[w + 1] || !(c[w2 + 3]! & URING_CQE_F_EXTENDED_HI)) {
+          this.counters.badCqes++;
+          continue;
+        }
+        head = (head + 1) >>> 0;
+        i++;
+        res = c[w2 + 2]! * 0x100000000 + (res >>> 0);
+        flags = (flags | (c[w2 + 3]! >>> 0)) & ~(URING_CQE_F_EXTENDED | URING_CQE_F_EXTENDED_HI);
+      }
+      this.complete(c[w]! >>> 0, c[w + 1]! >>> 0, res, flags);
     }
     cq.advance(head);
     this.counters.reaped += n;
@@ -338,10 +399,14 @@ export class Executor {
       this.counters.badCqes++;
       return;
     }
-    const k = this.members[slot]!;
-    job.res[k] = res;
+    const m = this.members[slot]!;
+    job.res[m & ~SKIP_BIT] = res;
+    if (flags & URING_CQE_F_PEER_DIED) job.died = true;
     if (flags & IORING_CQE_F_MORE) return; // multishot: more CQEs follow
-    if (k === job.size - 1) this.finish(job);
+    // A skip-on-success SQE posts only when it fails; the SQEs linked after
+    // it then fail too and post, so it is not counted.
+    if (m & SKIP_BIT) return;
+    if (--job.left === 0) this.finish(job);
   }
 
   private finish(job: Job): void {
@@ -355,6 +420,7 @@ export class Executor {
     } catch (e) {
       error = e as Error;
     }
+    if (job.died) error = uringError('ERR_URING_WORKER_DIED', `The scheme worker running this ${job.syscall} died before it completed`);
     job.holds = null;
     if (job.settled) return;
     job.settled = true;
@@ -380,6 +446,8 @@ export class Executor {
     const want = this.inflight > 0;
     if (want !== this.refd) {
       this.refd = want;
+      if (want) busy.add(this);
+      else busy.delete(this);
       this.backend.ref(want);
     }
   }
@@ -474,6 +542,7 @@ export class Executor {
     }
     if (this.inflight > 0) await this.quiesce();
     this.updateRef();
+    this.dead = true;
     this.backend.destroy();
   }
 
@@ -486,8 +555,10 @@ export class Executor {
       // begin() refuses once closing, so build the job by hand.
       const job = new Job('cancel');
       this.stagedJobs.push(job);
-      prep_cancel(this.sqes, this.add(job), 0, 0, IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL);
+      const at = this.add(job); // before reading this.sqes: add() may grow staging
+      prep_cancel(this.sqes, at, 0, 0, IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL);
       job.res = [0];
+      job.left = 1;
       job.committed = true;
       job.settled = true;
       this.flush();

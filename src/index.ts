@@ -1,9 +1,19 @@
 // uring: io_uring for TypeScript.
 export { Ring, type RingOptions, type Statx } from './ring/ring.js';
 export { Chain, SqeWriter } from './ring/writer.js';
-export { BufferPool, Chunk, type PoolOptions } from './buffers/pool.js';
+export {
+  BufferPool, Chunk, Lease, LEASE_MODE, type PoolOptions, type PoolStats, type LeaseOptions, type FixedBuffer,
+} from './buffers/pool.js';
+export { BufRing, type BufRingOptions } from './buffers/bufring.js';
 export { errnoError, type UringSystemError, type UringError } from './errors.js';
 export type { ExecutorStats } from './executor.js';
 export * as constants from './ring/abi.js';
 export { backendInfo, type BackendChoice, type BackendOptions } from './backends/select.js';
 export type { Backend, BackendName } from './backends/backend.js';
+// node:fs/promises on the ring (drop-in; `promises` also carries `constants`).
+export {
+  open, readFile, writeFile, appendFile, stat, lstat, access, unlink, rename, mkdir, rmdir, rm, copyFile, cp, truncate,
+  symlink, link, readlink, realpath, readdir, opendir, mkdtemp, chmod, lchmod, chown, lchown, utimes, lutimes, statfs, watch,
+  FileHandle,
+} from './fs/promises.js';
+export * as promises from './fs/promises.js';

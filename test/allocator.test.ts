@@ -379,3 +379,31 @@ test('metadata grows past its initial size and stays consistent', () => {
   tlsf.check();
   assert.equal(tlsf.largestFree(), tlsf.capacity);
 });
+
+test('skew: (offset + skew) is what gets aligned, so region bases need only page alignment', () => {
+  const rand = mulberry32(0x5e11);
+  for (const skew of [0, 4096, 8192 + 4096, 3 * 65536 + 16, 2 ** 20 - 4096]) {
+    const a = new Tlsf(16 * MiB);
+    const live: number[] = [];
+    for (let i = 0; i < 3000; i++) {
+      if (live.length > 0 && rand() < 0.4) {
+        a.free(live.splice(Math.floor(rand() * live.length), 1)[0]!);
+        continue;
+      }
+      const align = 2 ** (4 + Math.floor(rand() * 17)); // 16 .. 1 MiB
+      const size = randomSize(rand) >> 4;
+      const off = a.alloc(size, align, skew);
+      if (off === -1) continue;
+      assert.equal((off + skew) % align, 0, `alloc(${size}, ${align}, ${skew}) = ${off}`);
+      live.push(off);
+    }
+    a.check();
+    for (const off of live) a.free(off);
+    assert.equal(a.largestFree(), a.capacity, 'coalesces back');
+  }
+  const a = new Tlsf(1 * MiB);
+  assert.throws(() => a.alloc(16, 4096, 8), RangeError);
+  assert.throws(() => a.alloc(16, 4096, -16), RangeError);
+  // Only the residue counts.
+  assert.equal(a.alloc(16, 4096, 4096 * 7 + 16), 4096 - 16);
+});

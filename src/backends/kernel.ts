@@ -19,6 +19,8 @@ export interface KernelOptions {
   sqpoll?: boolean | { idleMs?: number; cpu?: number };
 }
 
+/** Ties a mapped region's ArrayBuffer to the native handle that unmaps it. */
+const kHandle = Symbol('uring.mapping');
 const IORING_MAX_ENTRIES = 32768;
 const IORING_MAX_CQ_ENTRIES = 2 * IORING_MAX_ENTRIES;
 const EINVAL = 22;
@@ -96,6 +98,13 @@ export class KernelBackend implements Backend {
   private constructor(n: Native, mapped: SetupResult, p: DataView) {
     this.n = n;
     this.mapped = mapped;
+    // The native handle unmaps the ring when it is collected. Any view of the
+    // mapped memory (the queues' typed arrays, or one a user kept) must keep
+    // it alive, or reading the view after the ring was collected would
+    // touch unmapped memory: each region's ArrayBuffer holds the handle.
+    for (const ab of [mapped.rings, mapped.cq, mapped.sqes]) {
+      Object.defineProperty(ab, kHandle, { value: mapped.handle });
+    }
     this.fd = mapped.fd;
     this.features = p.getUint32(abi.PARAMS.features, true);
     this.setupFlags = p.getUint32(abi.PARAMS.flags, true);

@@ -4,9 +4,10 @@
 
 import type { Backend, BackendName } from './backend.js';
 import { KernelBackend, type KernelOptions } from './kernel.js';
+import { WorkerBackend, type WorkerOptions } from './worker.js';
 import { uringError } from '../errors.js';
 
-export interface BackendOptions extends KernelOptions {
+export interface BackendOptions extends KernelOptions, WorkerOptions {
   /** Overrides URING_BACKEND. */
   backend?: BackendName;
 }
@@ -24,7 +25,7 @@ export function backendInfo(): BackendChoice | null {
 }
 
 type WorkerFactory = (opts: BackendOptions) => Backend;
-let workerFactory: WorkerFactory | null = null;
+let workerFactory: WorkerFactory = (opts) => WorkerBackend.open(opts);
 
 /** The worker backend registers itself here (keeps this module free of worker code). */
 export function setWorkerFactory(f: WorkerFactory): void {

@@ -30,10 +30,13 @@
 // doubles and is amortized; it happens before any state changes, never mid-split.
 // Nothing shrinks: metadata stays sized for the peak number of blocks.
 //
-// Alignment is of offsets relative to the start of the region; the pool is expected
-// to register regions whose base is at least page aligned. Alignments up to 16 cost
-// nothing extra; larger ones search for size + align - 16 bytes so that any block
-// found has room after its aligned start, and the leading gap stays free.
+// Alignment is of offsets relative to the start of the region, shifted by an optional
+// `skew`: alloc(size, align, skew) returns an offset with (offset + skew) % align == 0.
+// The pool passes the region's base address modulo `align` as the skew, so what is
+// aligned is the final address, even for alignments above the base's own (a region
+// base is only guaranteed page aligned). Alignments up to 16 cost nothing extra;
+// larger ones search for size + align - 16 bytes so that any block found has room
+// after its aligned start, and the leading gap stays free.
 
 const GRANULE_SHIFT = 4;
 /** Every block is a multiple of this many bytes, and at least this big. */
@@ -109,9 +112,9 @@ function searchClassOf(granules: number): number {
   return classOf(granules + (1 << (msb - SL_BITS)) - 1);
 }
 
-/** Rounds `off` up to a multiple of `align`; both in granules. */
-function alignUp(off: number, align: number): number {
-  const rem = off & (align - 1);
+/** The smallest x >= off with (x + skew) a multiple of `align`; all in granules. */
+function alignUp(off: number, align: number, skew: number): number {
+  const rem = (off + skew) & (align - 1);
   return rem === 0 ? off : off + align - rem;
 }
 
@@ -135,6 +138,15 @@ function checkAlign(align: number): void {
       `alloc: align must be a power of two from 1 to ${TLSF_MAX_ALIGN}, got ${align}`,
     );
   }
+}
+
+/** `skew` reduced modulo `align`; both in bytes. */
+function checkSkew(skew: number, align: number): number {
+  if (!Number.isSafeInteger(skew) || skew < 0 || skew % TLSF_GRANULE !== 0) {
+    throw new RangeError(`alloc: skew must be a non-negative multiple of ${TLSF_GRANULE}, got ${skew}`);
+  }
+  // Below the granule every offset is aligned whatever the skew.
+  return align <= TLSF_GRANULE ? 0 : skew % align;
 }
 
 export class Tlsf {
@@ -222,12 +234,14 @@ export class Tlsf {
   }
 
   /**
-   * Offset of a block of at least `size` bytes (at least one granule) whose offset is
-   * a multiple of `align`, or -1 if no free block can hold it.
+   * Offset of a block of at least `size` bytes (at least one granule) such that
+   * offset + skew is a multiple of `align`, or -1 if no free block can hold it.
+   * `skew` must be a multiple of the granule (only its value modulo `align` counts).
    */
-  alloc(size: number, align = 16): number {
+  alloc(size: number, align = 16, skew = 0): number {
     checkSize(size);
     checkAlign(align);
+    if (skew !== 0) skew = checkSkew(skew, align);
     if (size > this.bytes || align > this.bytes) return -1;
     // Reserve everything this call may need up front so that growth can never
     // interrupt a half-done split.
@@ -235,7 +249,7 @@ export class Tlsf {
     const granules = size === 0 ? 1 : (size + TLSF_GRANULE - 1) / TLSF_GRANULE | 0;
     const b = align <= TLSF_GRANULE
       ? this.takeFit(granules)
-      : this.takeAligned(granules, align >>> GRANULE_SHIFT);
+      : this.takeAligned(granules, align >>> GRANULE_SHIFT, skew >>> GRANULE_SHIFT);
     return b === NIL ? -1 : this.rec[b + OFF]! * TLSF_GRANULE;
   }
 
@@ -272,7 +286,7 @@ export class Tlsf {
 
   private takeFit(granules: number): number {
     let b = this.findFree(searchClassOf(granules));
-    if (b === NIL) b = this.probe(granules, 1);
+    if (b === NIL) b = this.probe(granules, 1, 0);
     if (b === NIL) return NIL;
     this.unlink(b);
     this.splitTail(b, granules);
@@ -280,14 +294,14 @@ export class Tlsf {
     return b;
   }
 
-  private takeAligned(granules: number, align: number): number {
+  private takeAligned(granules: number, align: number, skew: number): number {
     // Any block of size + align - 1 granules has an aligned start with room after it.
     let b = this.findFree(searchClassOf(granules + align - 1));
-    if (b === NIL) b = this.probe(granules, align);
+    if (b === NIL) b = this.probe(granules, align, skew);
     if (b === NIL) return NIL;
     this.unlink(b);
     const off = this.rec[b + OFF]!;
-    const gap = alignUp(off, align) - off;
+    const gap = alignUp(off, align, skew) - off;
     if (gap > 0) b = this.splitGap(b, gap);
     this.splitTail(b, granules);
     this.markUsed(b);
@@ -318,7 +332,7 @@ export class Tlsf {
    * blocks that fit only because their start happens to be aligned). Look at a
    * bounded number of those, smallest class first, checking the exact fit.
    */
-  private probe(granules: number, align: number): number {
+  private probe(granules: number, align: number, skew: number): number {
     const rec = this.rec;
     let budget = FALLBACK_PROBES;
     let cls = classOf(granules);
@@ -327,7 +341,7 @@ export class Tlsf {
       if (cls === NIL) return NIL;
       for (let b = this.heads[cls]!; b !== NIL; b = rec[b + FNEXT]!) {
         const off = rec[b + OFF]!;
-        if (alignUp(off, align) + granules <= off + rec[b + SIZE]!) return b;
+        if (alignUp(off, align, skew) + granules <= off + rec[b + SIZE]!) return b;
         if (--budget === 0) return NIL;
       }
       cls++;

@@ -9,13 +9,17 @@ import * as prep from './prep.js';
 import { Executor, Job, type ExecutorStats } from '../executor.js';
 import { openBackend, type BackendOptions } from '../backends/select.js';
 import type { Backend } from '../backends/backend.js';
-import { BufferPool, Chunk } from '../buffers/pool.js';
-import { errnoError, uringError } from '../errors.js';
+import { BufferPool, Chunk, type PoolOptions, type FixedBuffer } from '../buffers/pool.js';
+import { errnoError, uringError, closedError } from '../errors.js';
 import type { Statx } from './statx.js';
 import { SqeWriter, Chain } from './writer.js';
 
 export type { Statx };
-export interface RingOptions extends BackendOptions {}
+export interface RingOptions extends BackendOptions {
+  /** Buffer pool sizing and fixed-buffer registration (ring.pool). */
+  pool?: Omit<PoolOptions, 'addressOf'>;
+}
+const EBADF = -9;
 
 /** Links an op's promise to its job, for cancel(), timeout_remove(), poll_remove(). */
 const kJob = Symbol('uring.job');
@@ -26,12 +30,18 @@ export class Ring {
   readonly backend: Backend;
   readonly pool: BufferPool;
   private readonly w: SqeWriter;
-  private registered = false;
 
   constructor(opts: RingOptions = {}) {
     this.backend = openBackend(opts);
-    this.pool = new BufferPool({ addressOf: this.backend.addressOf });
+    this.pool = new BufferPool({ ...opts.pool, addressOf: this.backend.addressOf });
     this.pool.onRegion = (r) => this.backend.attachRegion(r);
+    // The pool registers regions lazily, on their first fixed op; a closing
+    // ring's table is torn down by the kernel, so late calls just get EBADF.
+    const backend = this.backend;
+    this.pool.attach({
+      register: (op, arg, nr) => (this.executor.closed ? EBADF : backend.register(op, arg, nr)),
+      addressOf: backend.addressOf,
+    });
     this.executor = new Executor(this.backend);
     this.w = new SqeWriter(this);
   }
@@ -70,24 +80,19 @@ export class Ring {
     return this.executor.close();
   }
 
-  /** Registers the pool's regions as fixed buffers (buf_index = region id). */
-  registerPool(): void {
-    const regions = this.pool.regions;
-    const iov = new Uint32Array(regions.length * 4);
-    regions.forEach((r, i) => {
-      prep.setU64(iov, i * 4, r.addr);
-      prep.setU64(iov, i * 4 + 2, r.bytes.byteLength);
-    });
-    if (this.registered) this.backend.register(abi.IORING_UNREGISTER_BUFFERS, null, 0);
-    const ret = this.backend.register(abi.IORING_REGISTER_BUFFERS, iov, regions.length);
-    if (ret < 0) throw errnoError(ret, 'io_uring_register');
-    this.registered = true;
+  /**
+   * Registers every pool region as a fixed buffer now, instead of on first
+   * use. Throws the registration error (ERR_URING_MEMLOCK explains
+   * RLIMIT_MEMLOCK) where the lazy path would warn and fall back. Returns
+   * false where fixed buffers do not apply (worker backend, pool.fixed false).
+   */
+  registerPool(): boolean {
+    return this.pool.registerAll();
   }
 
-  /** @internal */
+  /** @internal buf_index of a chunk's region, or -1 (use a plain op). No syscall per op. */
   bufIndex(chunk: Chunk): number {
-    if (!this.registered || chunk.region.id >= this.pool.regions.length) this.registerPool();
-    return chunk.region.id;
+    return this.pool.bufIndex(chunk);
   }
 
   /** Registers a sparse table of `n` direct descriptor slots. */
@@ -133,6 +138,8 @@ export class Ring {
   }
 
   private run<T>(syscall: string, write: (w: SqeWriter) => void, path?: string, dest?: string): Promise<T> {
+    // An op on a closed ring rejects; it never throws synchronously.
+    if (this.executor.closed) return Promise.reject(closedError());
     const w = this.one(syscall);
     w.job.path = path;
     w.job.dest = dest;
@@ -147,8 +154,10 @@ export class Ring {
 
   nop(): Promise<number> {
     const ex = this.executor;
+    if (ex.closed) return Promise.reject(closedError());
     const job = ex.begin('nop');
-    prep.prep_nop(ex.sqes, ex.add(job));
+    const at = ex.add(job); // before reading ex.sqes: add() may grow staging
+    prep.prep_nop(ex.sqes, at);
     return ex.commit<number>(job);
   }
 
@@ -164,11 +173,11 @@ export class Ring {
   writev(fd: number, buffers: ArrayBufferView[], position = -1): Promise<number> {
     return this.run('writev', (w) => w.writev(fd, buffers, position));
   }
-  read_fixed(fd: number, chunk: Chunk, len: number, position = -1): Promise<number> {
-    return this.run('read', (w) => w.read_fixed(fd, chunk, len, position));
+  read_fixed(fd: number, buf: FixedBuffer, len: number, position = -1): Promise<number> {
+    return this.run('read', (w) => w.read_fixed(fd, buf, len, position));
   }
-  write_fixed(fd: number, chunk: Chunk, len: number, position = -1): Promise<number> {
-    return this.run('write', (w) => w.write_fixed(fd, chunk, len, position));
+  write_fixed(fd: number, buf: FixedBuffer, len: number, position = -1): Promise<number> {
+    return this.run('write', (w) => w.write_fixed(fd, buf, len, position));
   }
   fsync(fd: number, datasync = false): Promise<number> {
     return this.run(datasync ? 'fdatasync' : 'fsync', (w) => w.fsync(fd, datasync));

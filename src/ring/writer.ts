@@ -12,12 +12,20 @@ import * as abi from './abi.js';
 import * as prep from './prep.js';
 import type { Executor, Job } from '../executor.js';
 import type { Chunk } from '../buffers/pool.js';
+import { fixedChunk, fixedLength, pinFixed, unpinFixed, type FixedBuffer } from '../buffers/lease.js';
 import { uringError } from '../errors.js';
 import { parseStatx } from './statx.js';
 import type { Ring } from './ring.js';
 
 const ETIME = 62;
 const encoder = new TextEncoder();
+
+/** A path's bytes, refused when they hold a NUL (as node:fs refuses them). */
+function pathBytes(path: string | Uint8Array): Uint8Array {
+  const bytes = typeof path === 'string' ? encoder.encode(path) : path;
+  if (bytes.includes(0)) throw uringError('ERR_INVALID_ARG_VALUE', 'paths must not contain null bytes');
+  return bytes;
+}
 
 /** Per-SQE completion hook: frees and copies out; returns the member's value. */
 export type After = (res: number, abandoned: boolean) => unknown;
@@ -37,6 +45,11 @@ export class SqeWriter {
     return this.ring.executor;
   }
 
+  /**
+   * Stages one SQE and returns its word index. Call it before reading
+   * `this.ex.sqes`: staging may grow into a new array, and an SQE written
+   * into the old one would be lost (it would run as a NOP, result 0).
+   */
   private sqe(after: After | null = null): number {
     this.after.push(after);
     return this.ex.add(this.job);
@@ -54,8 +67,17 @@ export class SqeWriter {
 
   /** A NUL-terminated copy of `path` in pool memory. */
   private path(path: string | Uint8Array): Chunk {
-    const bytes = typeof path === 'string' ? encoder.encode(path) : path;
-    if (bytes.includes(0)) throw uringError('ERR_INVALID_ARG_VALUE', 'paths must not contain null bytes');
+    return this.copyPath(pathBytes(path));
+  }
+
+  /** Two paths, both checked before either takes pool memory (a bad second path must not leak the first). */
+  private paths(a: string | Uint8Array, b: string | Uint8Array): [Chunk, Chunk] {
+    const ba = pathBytes(a);
+    const bb = pathBytes(b);
+    return [this.copyPath(ba), this.copyPath(bb)];
+  }
+
+  private copyPath(bytes: Uint8Array): Chunk {
     const c = this.chunk(bytes.length + 1);
     const v = c.view(bytes.length + 1);
     v.set(bytes);
@@ -80,7 +102,8 @@ export class SqeWriter {
   }
 
   nop(): this {
-    prep.prep_nop(this.ex.sqes, this.sqe());
+    const at = this.sqe();
+    prep.prep_nop(this.ex.sqes, at);
     return this;
   }
 
@@ -92,8 +115,13 @@ export class SqeWriter {
     const at = this.sqe((res, abandoned) => {
       // A detached or shrunk target has a smaller byteLength now: never
       // write past what it still has, and never after abandonment (S2).
-      if (res > 0 && !abandoned) target.set(c.view(Math.min(res, target.byteLength)));
-      this.free(c);
+      // (A detached view throws on set(), even of nothing: check first.)
+      const n = res > 0 && !abandoned ? Math.min(res, target.byteLength) : 0;
+      try {
+        if (n > 0) target.set(c.view(n));
+      } finally {
+        this.free(c);
+      }
       return res > len ? -5 /* EIO: a peer claimed more than we asked */ : res;
     });
     prep.prep_read(this.ex.sqes, at, fd, c.addr, len, position);
@@ -105,7 +133,8 @@ export class SqeWriter {
     const len = buffer.byteLength;
     const c = this.chunk(len);
     c.view(len).set(new Uint8Array(buffer.buffer, buffer.byteOffset, len));
-    prep.prep_write(this.ex.sqes, this.sqe(this.freeing(c)), fd, c.addr, len, position);
+    const at = this.sqe(this.freeing(c));
+    prep.prep_write(this.ex.sqes, at, fd, c.addr, len, position);
     return this;
   }
 
@@ -130,7 +159,8 @@ export class SqeWriter {
   /** Vectored write of `buffers`, in order. */
   writev(fd: number, buffers: ArrayBufferView[], position = -1): this {
     const { iov, chunks } = this.iovecs(buffers, true);
-    prep.prep_writev(this.ex.sqes, this.sqe(this.freeing(iov, ...chunks)), fd, iov.addr, buffers.length, position);
+    const at = this.sqe(this.freeing(iov, ...chunks));
+    prep.prep_writev(this.ex.sqes, at, fd, iov.addr, buffers.length, position);
     return this;
   }
 
@@ -150,42 +180,64 @@ export class SqeWriter {
     return { iov, chunks, total };
   }
 
-  /** Reads into registered pool memory: no copy. `chunk` must come from ring.pool. */
-  read_fixed(fd: number, chunk: Chunk, len: number, position = -1): this {
-    const at = this.sqe();
-    prep.prep_read_fixed(this.ex.sqes, at, fd, chunk.addr, Math.min(len, chunk.size), position, this.ring.bufIndex(chunk));
-    this.job.hold(chunk);
-    return this;
+  /**
+   * Reads into pool memory (a chunk of ring.pool or a lease from it): no
+   * copy. READ_FIXED when the pool registered the region, else a plain READ
+   * on the same memory. The chunk is pinned until the completion: freeing
+   * or releasing it meanwhile is deferred (S1).
+   */
+  read_fixed(fd: number, buf: FixedBuffer, len: number, position = -1): this {
+    return this.fixed(fd, buf, len, position, false);
   }
 
-  /** Writes from registered pool memory: no copy. */
-  write_fixed(fd: number, chunk: Chunk, len: number, position = -1): this {
-    const at = this.sqe();
-    prep.prep_write_fixed(this.ex.sqes, at, fd, chunk.addr, Math.min(len, chunk.size), position, this.ring.bufIndex(chunk));
-    this.job.hold(chunk);
+  /** Writes from pool memory (a chunk or a lease): no copy. See read_fixed. */
+  write_fixed(fd: number, buf: FixedBuffer, len: number, position = -1): this {
+    return this.fixed(fd, buf, len, position, true);
+  }
+
+  private fixed(fd: number, buf: FixedBuffer, len: number, position: number, write: boolean): this {
+    // Everything that can throw comes before the pin: a throw leaks nothing.
+    const chunk = fixedChunk(buf);
+    const n = fixedLength(buf, len);
+    const index = this.ring.bufIndex(chunk);
+    pinFixed(buf, chunk, n, write);
+    const at = this.sqe((res, abandoned) => {
+      unpinFixed(buf, chunk, res, write, abandoned);
+      return res;
+    });
+    const s = this.ex.sqes;
+    if (index >= 0) {
+      if (write) prep.prep_write_fixed(s, at, fd, chunk.addr, n, position, index);
+      else prep.prep_read_fixed(s, at, fd, chunk.addr, n, position, index);
+    } else if (write) prep.prep_write(s, at, fd, chunk.addr, n, position);
+    else prep.prep_read(s, at, fd, chunk.addr, n, position);
     return this;
   }
 
   fsync(fd: number, datasync = false): this {
-    prep.prep_fsync(this.ex.sqes, this.sqe(), fd, datasync ? abi.IORING_FSYNC_DATASYNC : 0);
+    const at = this.sqe();
+    prep.prep_fsync(this.ex.sqes, at, fd, datasync ? abi.IORING_FSYNC_DATASYNC : 0);
     return this;
   }
 
   sync_file_range(fd: number, offset: number, len: number, flags = 0): this {
-    prep.prep_sync_file_range(this.ex.sqes, this.sqe(), fd, len, offset, flags);
+    const at = this.sqe();
+    prep.prep_sync_file_range(this.ex.sqes, at, fd, len, offset, flags);
     return this;
   }
 
   openat(dirfd: number, path: string | Uint8Array, flags: number, mode = 0o666): this {
     const p = this.path(path);
-    prep.prep_openat(this.ex.sqes, this.sqe(this.freeing(p)), dirfd, p.addr, flags, mode);
+    const at = this.sqe(this.freeing(p));
+    prep.prep_openat(this.ex.sqes, at, dirfd, p.addr, flags, mode);
     return this;
   }
 
   /** Opens into direct descriptor `slot` of the registered file table. */
   openat_direct(dirfd: number, path: string | Uint8Array, flags: number, mode: number, slot: number): this {
     const p = this.path(path);
-    prep.prep_openat_direct(this.ex.sqes, this.sqe(this.freeing(p)), dirfd, p.addr, flags, mode, slot);
+    const at = this.sqe(this.freeing(p));
+    prep.prep_openat_direct(this.ex.sqes, at, dirfd, p.addr, flags, mode, slot);
     return this;
   }
 
@@ -196,17 +248,20 @@ export class SqeWriter {
     prep.setU64(w, 0, how.flags);
     prep.setU64(w, 2, how.mode ?? 0);
     prep.setU64(w, 4, how.resolve ?? 0);
-    prep.prep_openat2(this.ex.sqes, this.sqe(this.freeing(p, h)), dirfd, p.addr, h.addr);
+    const at = this.sqe(this.freeing(p, h));
+    prep.prep_openat2(this.ex.sqes, at, dirfd, p.addr, h.addr);
     return this;
   }
 
   close(fd: number): this {
-    prep.prep_close(this.ex.sqes, this.sqe(), fd);
+    const at = this.sqe();
+    prep.prep_close(this.ex.sqes, at, fd);
     return this;
   }
 
   close_direct(slot: number): this {
-    prep.prep_close_direct(this.ex.sqes, this.sqe(), slot);
+    const at = this.sqe();
+    prep.prep_close_direct(this.ex.sqes, at, slot);
     return this;
   }
 
@@ -225,67 +280,75 @@ export class SqeWriter {
   }
 
   fallocate(fd: number, mode: number, offset: number, len: number): this {
-    prep.prep_fallocate(this.ex.sqes, this.sqe(), fd, mode, offset, len);
+    const at = this.sqe();
+    prep.prep_fallocate(this.ex.sqes, at, fd, mode, offset, len);
     return this;
   }
 
   fadvise(fd: number, offset: number, len: number, advice: number): this {
-    prep.prep_fadvise(this.ex.sqes, this.sqe(), fd, offset, len, advice);
+    const at = this.sqe();
+    prep.prep_fadvise(this.ex.sqes, at, fd, offset, len, advice);
     return this;
   }
 
   /** madvise(2) on pool memory (the only memory whose address is stable to us). */
   madvise(chunk: Chunk, len: number, advice: number): this {
     this.job.hold(chunk);
-    prep.prep_madvise(this.ex.sqes, this.sqe(), chunk.addr, len, advice);
+    const at = this.sqe();
+    prep.prep_madvise(this.ex.sqes, at, chunk.addr, len, advice);
     return this;
   }
 
   unlinkat(dirfd: number, path: string | Uint8Array, flags = 0): this {
     const p = this.path(path);
-    prep.prep_unlinkat(this.ex.sqes, this.sqe(this.freeing(p)), dirfd, p.addr, flags);
+    const at = this.sqe(this.freeing(p));
+    prep.prep_unlinkat(this.ex.sqes, at, dirfd, p.addr, flags);
     return this;
   }
 
   renameat(olddirfd: number, oldpath: string | Uint8Array, newdirfd: number, newpath: string | Uint8Array, flags = 0): this {
-    const a = this.path(oldpath);
-    const b = this.path(newpath);
-    prep.prep_renameat(this.ex.sqes, this.sqe(this.freeing(a, b)), olddirfd, a.addr, newdirfd, b.addr, flags);
+    const [a, b] = this.paths(oldpath, newpath);
+    const at = this.sqe(this.freeing(a, b));
+    prep.prep_renameat(this.ex.sqes, at, olddirfd, a.addr, newdirfd, b.addr, flags);
     return this;
   }
 
   mkdirat(dirfd: number, path: string | Uint8Array, mode = 0o777): this {
     const p = this.path(path);
-    prep.prep_mkdirat(this.ex.sqes, this.sqe(this.freeing(p)), dirfd, p.addr, mode);
+    const at = this.sqe(this.freeing(p));
+    prep.prep_mkdirat(this.ex.sqes, at, dirfd, p.addr, mode);
     return this;
   }
 
   symlinkat(target: string | Uint8Array, newdirfd: number, linkpath: string | Uint8Array): this {
-    const a = this.path(target);
-    const b = this.path(linkpath);
-    prep.prep_symlinkat(this.ex.sqes, this.sqe(this.freeing(a, b)), a.addr, newdirfd, b.addr);
+    const [a, b] = this.paths(target, linkpath);
+    const at = this.sqe(this.freeing(a, b));
+    prep.prep_symlinkat(this.ex.sqes, at, a.addr, newdirfd, b.addr);
     return this;
   }
 
   linkat(olddirfd: number, oldpath: string | Uint8Array, newdirfd: number, newpath: string | Uint8Array, flags = 0): this {
-    const a = this.path(oldpath);
-    const b = this.path(newpath);
-    prep.prep_linkat(this.ex.sqes, this.sqe(this.freeing(a, b)), olddirfd, a.addr, newdirfd, b.addr, flags);
+    const [a, b] = this.paths(oldpath, newpath);
+    const at = this.sqe(this.freeing(a, b));
+    prep.prep_linkat(this.ex.sqes, at, olddirfd, a.addr, newdirfd, b.addr, flags);
     return this;
   }
 
   ftruncate(fd: number, len: number): this {
-    prep.prep_ftruncate(this.ex.sqes, this.sqe(), fd, len);
+    const at = this.sqe();
+    prep.prep_ftruncate(this.ex.sqes, at, fd, len);
     return this;
   }
 
   splice(fdIn: number, offIn: number, fdOut: number, offOut: number, nbytes: number, flags = 0): this {
-    prep.prep_splice(this.ex.sqes, this.sqe(), fdIn, offIn, fdOut, offOut, nbytes, flags);
+    const at = this.sqe();
+    prep.prep_splice(this.ex.sqes, at, fdIn, offIn, fdOut, offOut, nbytes, flags);
     return this;
   }
 
   tee(fdIn: number, fdOut: number, nbytes: number, flags = 0): this {
-    prep.prep_tee(this.ex.sqes, this.sqe(), fdIn, fdOut, nbytes, flags);
+    const at = this.sqe();
+    prep.prep_tee(this.ex.sqes, at, fdIn, fdOut, nbytes, flags);
     return this;
   }
 
@@ -312,7 +375,8 @@ export class SqeWriter {
   /** Cancels the op behind `target` (a promise this ring returned) if it is a timeout. */
   timeout_remove(target: Promise<unknown>, flags = 0): this {
     const [lo, hi] = this.ring.tagOf(target);
-    prep.prep_timeout_remove(this.ex.sqes, this.sqe(), lo, hi, flags);
+    const at = this.sqe();
+    prep.prep_timeout_remove(this.ex.sqes, at, lo, hi, flags);
     return this;
   }
 
@@ -330,25 +394,29 @@ export class SqeWriter {
   /** IORING_OP_ASYNC_CANCEL for the op behind `target`. */
   cancel(target: Promise<unknown>, flags = 0): this {
     const [lo, hi] = this.ring.tagOf(target);
-    prep.prep_cancel(this.ex.sqes, this.sqe(), lo, hi, flags);
+    const at = this.sqe();
+    prep.prep_cancel(this.ex.sqes, at, lo, hi, flags);
     return this;
   }
 
   /** Cancels ops on `fd` (IORING_ASYNC_CANCEL_FD; add IORING_ASYNC_CANCEL_ALL for all). */
   cancel_fd(fd: number, flags = 0): this {
-    prep.prep_cancel_fd(this.ex.sqes, this.sqe(), fd, flags);
+    const at = this.sqe();
+    prep.prep_cancel_fd(this.ex.sqes, at, fd, flags);
     return this;
   }
 
   /** One-shot poll; the value is the ready mask (POLLIN, ...). */
   poll_add(fd: number, mask: number): this {
-    prep.prep_poll_add(this.ex.sqes, this.sqe(), fd, mask);
+    const at = this.sqe();
+    prep.prep_poll_add(this.ex.sqes, at, fd, mask);
     return this;
   }
 
   poll_remove(target: Promise<unknown>): this {
     const [lo, hi] = this.ring.tagOf(target);
-    prep.prep_poll_remove(this.ex.sqes, this.sqe(), lo, hi);
+    const at = this.sqe();
+    prep.prep_poll_remove(this.ex.sqes, at, lo, hi);
     return this;
   }
 
@@ -356,7 +424,8 @@ export class SqeWriter {
   files_update(fds: number[], offset: number): this {
     const c = this.chunk(fds.length * 4, 4);
     new Int32Array(c.region.sab, c.region.bytes.byteOffset + c.offset, fds.length).set(fds);
-    prep.prep_files_update(this.ex.sqes, this.sqe(this.freeing(c)), c.addr, fds.length, offset);
+    const at = this.sqe(this.freeing(c));
+    prep.prep_files_update(this.ex.sqes, at, c.addr, fds.length, offset);
     return this;
   }
 }

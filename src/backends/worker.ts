@@ -1,0 +1,206 @@
+// The worker backend: the io_uring model without the kernel. The ring is a
+// SharedArrayBuffer with the kernel's SQE/CQE layout (worker/layout.ts); the
+// executor writes SQEs and reaps CQEs exactly as it does on io_uring, and a
+// scheme served by worker threads (the fs scheme by default, user schemes
+// through scheme.ts) consumes the SQEs and produces the CQEs.
+//
+// Wakeups are futex-style on the ring indices, in both directions, and
+// only when the other side said it sleeps: a busy ring costs no notifies
+// (worker/consumer.ts, worker/thread.ts).
+
+import { availableParallelism } from 'node:os';
+import * as abi from '../ring/abi.js';
+import { SubmissionQueue, CompletionQueue } from '../ring/queue.js';
+import { uringError } from '../errors.js';
+import type { Backend } from './backend.js';
+import type { KernelOptions } from './kernel.js';
+import { ringLayout, createRing, RingView, MAX_PRODUCERS } from './worker/layout.js';
+import { RingConsumer, type ConsumerStats } from './worker/consumer.js';
+import { SchemePool, defaultWorkers } from './worker/pool.js';
+import { register, type RegisterState } from './worker/register.js';
+import type { FileTable } from './worker/files.js';
+import { URING_CQE_F_PEER_DIED } from './worker/cqe-flags.js';
+import { FS_OPCODES } from './fs-scheme.js';
+
+export interface WorkerOptions {
+  /** Scheme worker threads serving the ring. Default: min(4, cores). */
+  workers?: number;
+}
+
+/** Everything a userspace ring can be built with (scheme.ts adds handler modules). */
+export interface WorkerRingConfig {
+  entries: number;
+  cqEntries: number;
+  workers: number;
+  /** Serve the fs opcodes. */
+  fs: boolean;
+  /** Handler modules (URLs) for opcodes >= 128. */
+  modules: string[];
+  /** Use the indirect SQ index array (default: IORING_SETUP_NO_SQARRAY). */
+  sqArray?: boolean;
+  /** Initial value of all four ring indices (tests cross 2^32 with it). */
+  start?: number;
+  /** Spin iterations before a worker sleeps. */
+  spin?: number;
+}
+
+export interface WorkerBackendStats extends ConsumerStats {
+  workers: number;
+  /** Workers replaced after dying. */
+  restarts: number;
+}
+
+const ECANCELED = 125;
+const MAX_ENTRIES = 32768;
+const DEFAULT_SPIN = Number(process.env.URING_WORKER_SPIN ?? 2000);
+const CORE_OPCODES = [abi.IORING_OP_NOP, abi.IORING_OP_TIMEOUT, abi.IORING_OP_TIMEOUT_REMOVE, abi.IORING_OP_ASYNC_CANCEL, abi.IORING_OP_LINK_TIMEOUT];
+
+function outOfRange(name: string, v: number, min: number, max: number): Error {
+  const err = new RangeError(`The value of "${name}" is out of range. It must be an integer >= ${min} and <= ${max}. Received ${v}`) as RangeError & { code: string };
+  err.code = 'ERR_OUT_OF_RANGE';
+  return err;
+}
+
+function checkInt(name: string, v: number, min: number, max: number): number {
+  if (!Number.isInteger(v) || v < min || v > max) throw outOfRange(name, v, min, max);
+  return v;
+}
+
+const pow2 = (n: number) => 2 ** Math.ceil(Math.log2(n));
+
+export class WorkerBackend implements Backend {
+  readonly name = 'worker' as const;
+  readonly sq: SubmissionQueue;
+  readonly cq: CompletionQueue;
+  /** What the emulation honours, in io_uring's terms. */
+  readonly features =
+    abi.IORING_FEAT_NODROP | abi.IORING_FEAT_SUBMIT_STABLE | abi.IORING_FEAT_RW_CUR_POS | abi.IORING_FEAT_CQE_SKIP | abi.IORING_FEAT_LINKED_FILE;
+  readonly setupFlags: number;
+  readonly addressOf = null;
+  /** Resolves with the custom opcodes once a worker is up; rejects if none can start. */
+  readonly ready: Promise<number[]>;
+  readonly view: RingView;
+  private readonly consumer: RingConsumer;
+  private readonly pool: SchemePool;
+  private readonly opcodes = new Uint8Array(256);
+  private readonly regions: Uint8Array[] = [];
+  private readonly reg: RegisterState;
+  private failed: string | null = null;
+  private destroyed = false;
+
+  /** The fallback backend the selector opens: the fs scheme. */
+  static open(opts: KernelOptions & WorkerOptions = {}): WorkerBackend {
+    const entries = checkInt('entries', opts.entries ?? 256, 1, MAX_ENTRIES);
+    const cqEntries = checkInt('cqEntries', opts.cqEntries ?? entries * 2, 1, 2 * MAX_ENTRIES);
+    if (cqEntries < entries) throw uringError('ERR_OUT_OF_RANGE', `cqEntries (${cqEntries}) must be >= entries (${entries})`);
+    const workers = checkInt('workers', opts.workers ?? defaultWorkers(availableParallelism()), 1, MAX_PRODUCERS);
+    return new WorkerBackend({ entries, cqEntries, workers, fs: true, modules: [] });
+  }
+
+  constructor(cfg: WorkerRingConfig) {
+    const layout = ringLayout(pow2(cfg.entries), pow2(cfg.cqEntries), cfg.workers, cfg.sqArray ?? false);
+    const sab = createRing(layout, cfg.start ?? 0);
+    this.view = new RingView(sab, layout);
+    this.sq = new SubmissionQueue(sab, this.view.sqOffsets(), sab);
+    this.cq = new CompletionQueue(sab, this.view.cqOffsets());
+    this.setupFlags = abi.IORING_SETUP_CQSIZE | (cfg.sqArray ? 0 : abi.IORING_SETUP_NO_SQARRAY);
+    for (const op of CORE_OPCODES) this.opcodes[op] = 1;
+    if (cfg.fs) for (const op of FS_OPCODES) this.opcodes[op] = 1;
+    this.consumer = new RingConsumer(this.view);
+    this.pool = new SchemePool(sab, layout, { workers: cfg.workers, fs: cfg.fs, modules: cfg.modules, spin: cfg.spin ?? DEFAULT_SPIN }, {
+      died: (_index, held) => this.answerDead(held),
+      fatal: (reason) => {
+        this.failed = reason;
+        this.answerDead(this.consumer.claimAll());
+      },
+    });
+    this.ready = this.pool.ready.then((ops) => {
+      for (const op of ops) this.opcodes[op] = 1;
+      return ops;
+    });
+    const self = this;
+    this.reg = {
+      files: null,
+      buffers: null,
+      resolve: (addr, len) => this.resolve(addr, len),
+      supports: (op) => this.supports(op),
+      publishFiles(t: FileTable | null) {
+        this.files = t;
+        self.pool.control({ t: 'files', sab: t ? t.sab : null }, 'files');
+      },
+      publishBuffers(list: number[] | null) {
+        this.buffers = list;
+        self.pool.control({ t: 'buffers', list }, 'buffers');
+      },
+    };
+  }
+
+  /** Answers for SQEs no worker will ever answer: ERR_URING_WORKER_DIED. */
+  private answerDead(held: number[]): void {
+    if (this.destroyed) return;
+    for (let k = 0; k < held.length; k += 2) this.consumer.post(held[k]! | 0, held[k + 1]! | 0, -ECANCELED, URING_CQE_F_PEER_DIED);
+    this.consumer.flushBacklog();
+    this.consumer.poke();
+  }
+
+  submit(count: number): number {
+    if (this.failed) this.answerDead(this.consumer.claimAll());
+    else this.consumer.wake(count);
+    return count;
+  }
+
+  reap(): void {
+    this.consumer.flushBacklog();
+  }
+
+  arm(): boolean {
+    return this.consumer.arm();
+  }
+
+  start(onReady: () => void): void {
+    this.consumer.start(onReady);
+  }
+
+  ref(on: boolean): void {
+    this.consumer.ref(on);
+  }
+
+  supports(opcode: number): boolean {
+    return this.opcodes[opcode & 0xff] === 1 && opcode >= 0 && opcode < 256;
+  }
+
+  register(opcode: number, arg: ArrayBufferView | null, nr: number): number {
+    if (this.destroyed) return -9; // EBADF, as a closed ring fd
+    return register(this.reg, opcode, arg, nr);
+  }
+
+  attachRegion(region: { id: number; sab: SharedArrayBuffer; bytes: Uint8Array; addr: number }): void {
+    this.regions[region.id] = region.bytes;
+    this.pool.control({ t: 'region', id: region.id, sab: region.sab, offset: region.bytes.byteOffset, size: region.bytes.byteLength });
+  }
+
+  private resolve(addr: number, len: number): Uint8Array | null {
+    const id = Math.floor(addr / 2 ** 40) - 1;
+    const off = addr - (id + 1) * 2 ** 40;
+    const r = this.regions[id];
+    return r && off + len <= r.byteLength ? r.subarray(off, off + len) : null;
+  }
+
+  /** Wakeup counters and worker restarts. */
+  stats(): WorkerBackendStats {
+    return { ...this.consumer.stats(), workers: this.pool.size, restarts: this.pool.restarts };
+  }
+
+  /** Terminates worker `index` as a crash would (tests). */
+  killWorker(index: number): Promise<number> {
+    return this.pool.kill(index);
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.pool.stop();
+    this.consumer.destroy();
+    this.reg.files?.clearAll();
+  }
+}

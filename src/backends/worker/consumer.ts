@@ -1,0 +1,169 @@
+// The consumer end of a userspace ring, for the thread that submits: the
+// main thread under the worker backend, or a worker thread that is a client
+// of a scheme served by the main thread.
+//
+// It never blocks: it waits for the CQ tail with Atomics.waitAsync, and only
+// after announcing it sleeps (CONSUMER_SLEEP) and finding the CQ empty, so a
+// producer posting while we are awake pays no notify. A waitAsync does not
+// keep Node alive, so an interval timer is ref'd exactly while ops are in
+// flight (the executor calls ref()).
+//
+// The consumer can also post CQEs itself (the backlog): answers for a
+// producer that died, or for a ring nobody serves any more. It takes the CQ
+// lock like any producer, but never spins for long: what does not fit or
+// cannot lock now goes out on the next reap().
+
+import { RingView, postCqes, CONSUMER_OWNER, lock, unlock, waitAsync } from './layout.js';
+
+export interface ConsumerStats {
+  /** Notifies we sent to sleeping producers. */
+  producerWakes: number;
+  /** Notifies producers sent us (they count in the ring). */
+  consumerWakes: number;
+  /** Times a producer found the CQ full and waited for us. */
+  spaceWaits: number;
+}
+
+export class RingConsumer {
+  producerWakes = 0;
+  private onReady: (() => void) | null = null;
+  private waiting = false;
+  private destroyed = false;
+  private readonly keepAlive: NodeJS.Timeout;
+  private backlog = new Int32Array(64);
+  private backlogN = 0;
+
+  constructor(readonly v: RingView) {
+    this.keepAlive = setInterval(() => {}, 1e9);
+    this.keepAlive.unref();
+  }
+
+  start(onReady: () => void): void {
+    this.onReady = onReady;
+  }
+
+  /** After the SQ tail moved: wakes producers only if some sleep. */
+  wake(count: number): void {
+    const sleepers = this.v.sleepers();
+    if (sleepers === 0) return;
+    this.producerWakes++;
+    this.v.wakeProducers(Math.max(1, Math.min(sleepers, count)));
+  }
+
+  /**
+   * Going idle: lets producers that wait for CQ space go on, says we sleep,
+   * and returns true if CQEs arrived meanwhile (the caller drains instead).
+   */
+  arm(): boolean {
+    const v = this.v;
+    const i = v.i32;
+    if (Atomics.load(i, v.cqSpaceWait) !== 0 && Atomics.exchange(i, v.cqSpaceWait, 0) !== 0) Atomics.notify(i, v.cqHead);
+    if (this.backlogN > 0) this.flushBacklog();
+    Atomics.store(i, v.consumerSleep, 1);
+    const tail = Atomics.load(i, v.cqTail);
+    if (tail !== Atomics.load(i, v.cqHead)) return true;
+    if (!this.waiting && !this.destroyed) {
+      const w = waitAsync(i, v.cqTail, tail);
+      if (!w.async) return true;
+      this.waiting = true;
+      void w.value.then(this.woken);
+    }
+    return this.backlogN > 0 && this.retryLater();
+  }
+
+  private readonly woken = (): void => {
+    this.waiting = false;
+    if (!this.destroyed) this.onReady?.();
+  };
+
+  private retryScheduled = false;
+
+  /** The backlog could not go out now: try again shortly, from the loop. */
+  private retryLater(): boolean {
+    if (!this.retryScheduled) {
+      this.retryScheduled = true;
+      setTimeout(() => {
+        this.retryScheduled = false;
+        if (!this.destroyed) this.onReady?.();
+      }, 1).unref();
+    }
+    return false;
+  }
+
+  /** Has the executor drain soon (after CQEs of our own making). Never re-enters a flush. */
+  poke(): void {
+    queueMicrotask(() => {
+      if (!this.destroyed) this.onReady?.();
+    });
+  }
+
+  ref(on: boolean): void {
+    if (on) this.keepAlive.ref();
+    else this.keepAlive.unref();
+  }
+
+  /** Queues a CQE of our own making and tries to publish it now. */
+  post(lo: number, hi: number, res: number, flags: number): void {
+    if ((this.backlogN + 1) * 4 > this.backlog.length) {
+      const grown = new Int32Array(this.backlog.length * 2);
+      grown.set(this.backlog);
+      this.backlog = grown;
+    }
+    const o = this.backlogN++ * 4;
+    this.backlog[o] = lo;
+    this.backlog[o + 1] = hi;
+    this.backlog[o + 2] = res;
+    this.backlog[o + 3] = flags;
+  }
+
+  /** Publishes as much of the backlog as fits; returns how many went out. */
+  flushBacklog(): number {
+    if (this.backlogN === 0) return 0;
+    const k = postCqes(this.v, this.backlog, 0, this.backlogN, CONSUMER_OWNER, false);
+    if (k > 0) {
+      this.backlog.copyWithin(0, k * 4, this.backlogN * 4);
+      this.backlogN -= k;
+    }
+    return k;
+  }
+
+  get pendingBacklog(): number {
+    return this.backlogN;
+  }
+
+  /** Takes SQEs off the ring as a producer would, when no producer is left to. */
+  claimAll(): number[] {
+    const v = this.v;
+    const i = v.i32;
+    const out: number[] = [];
+    if (!lock(i, v.claimLock, CONSUMER_OWNER, false, 1_000_000)) return out;
+    const mask = v.layout.sqEntries - 1;
+    let head = Atomics.load(i, v.sqHead) >>> 0;
+    const tail = Atomics.load(i, v.sqTail) >>> 0;
+    const n = Math.min((tail - head) >>> 0, v.layout.sqEntries);
+    for (let k = 0; k < n; k++, head = (head + 1) >>> 0) {
+      const idx = v.arrayBase >= 0 ? v.u32[v.arrayBase + (head & mask)]! & mask : head & mask;
+      out.push(v.u32[(idx << 4) + 8]!, v.u32[(idx << 4) + 9]!);
+    }
+    Atomics.store(i, v.sqHead, head | 0);
+    unlock(i, v.claimLock);
+    return out;
+  }
+
+  stats(): ConsumerStats {
+    const v = this.v;
+    return {
+      producerWakes: this.producerWakes,
+      consumerWakes: Atomics.load(v.i32, v.statConsumerWakes),
+      spaceWaits: Atomics.load(v.i32, v.statSpaceWaits),
+    };
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    clearInterval(this.keepAlive);
+    // Release a pending waitAsync so nothing holds the ring's memory.
+    Atomics.notify(this.v.i32, this.v.cqTail);
+  }
+}

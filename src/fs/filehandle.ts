@@ -1,0 +1,512 @@
+// FileHandle: node:fs/promises's FileHandle on the ring. Same methods,
+// argument handling, result objects ({ __proto__: null, bytesRead, buffer }),
+// reference counting (close() waits for the handle's ops in flight) and
+// errors ("file closed" EBADF after close).
+//
+// read() is the hot path (W1): one SQE, a Job subclass carrying the op's
+// state (no closure per op), a pooled 4 KiB chunk, and a copy into the
+// caller's buffer at completion if that buffer still has room (S1: a
+// detached or shrunk buffer just gets fewer bytes, never a stray write).
+
+import { EventEmitter } from 'node:events';
+import * as fs from 'node:fs';
+import { promisify } from 'node:util';
+import { createInterface, type Interface } from 'node:readline';
+import { Job } from '../executor.js';
+import * as abi from '../ring/abi.js';
+import * as prep from '../ring/prep.js';
+import { errnoError } from '../errors.js';
+import { type FsRuntime, type Mem } from './runtime.js';
+import { fileClosedError, ERR_INVALID_ARG_VALUE } from './errors.js';
+import {
+  isArrayBufferView, validateObject, kValidateObjectAllowNullable, validateBuffer, validateInteger,
+  validateOffsetLengthRead, validateOffsetLengthWrite, validateStringAfterArrayBufferView, validateEncoding,
+  validateBufferArray, normalizeEncoding,
+} from './validate.js';
+import { statsFrom } from './stats.js';
+import { readLoop } from './readfile.js';
+
+const kUnref = Symbol('kUnref');
+/** Reads and writes larger than this are split (bounded pool use). */
+const MAX_IO = 64 << 20;
+const SymbolAsyncDispose: symbol = (Symbol as unknown as { asyncDispose?: symbol }).asyncDispose ?? Symbol.for('nodejs.asyncDispose');
+
+export interface ReadResult<T> {
+  bytesRead: number;
+  buffer: T;
+}
+export interface WriteResult<T> {
+  bytesWritten: number;
+  buffer: T;
+}
+
+/** One FileHandle.read(): the job is the op's whole state. */
+class ReadJob extends Job {
+  fh!: FileHandle;
+  mem!: Mem;
+  buffer!: ArrayBufferView;
+  offset = 0;
+}
+
+function readDone(j: Job): ReadResult<ArrayBufferView> {
+  const job = j as ReadJob;
+  const res = job.res[0]!;
+  const mem = job.mem;
+  const buffer = job.buffer;
+  if (res > 0 && !job.settled) {
+    // Room left in the caller's buffer now: it may have been detached
+    // (byteLength 0) or resized since the read was submitted.
+    const room = buffer.byteLength - job.offset;
+    const n = res < room ? res : room;
+    if (n > 0) new Uint8Array(buffer.buffer, buffer.byteOffset + job.offset, n).set(mem.buf.subarray(0, n));
+  }
+  const fh = job.fh;
+  fh.rt.put(mem);
+  fh[kUnref]();
+  if (res < 0) throw errnoError(res, 'read');
+  return { __proto__: null, bytesRead: res, buffer } as unknown as ReadResult<ArrayBufferView>;
+}
+
+/** Position argument as the binding takes it: a safe integer >= 0, else the file position (-1). */
+function readPosition(position: unknown): number {
+  return Number.isSafeInteger(position) && (position as number) >= 0 ? (position as number) : -1;
+}
+
+const fchmod = promisify(fs.fchmod);
+const fchown = promisify(fs.fchown);
+const futimes = promisify(fs.futimes);
+
+const registry = new FinalizationRegistry<number>((fd) => {
+  // Like node: a FileHandle collected while open has its fd closed.
+  process.emitWarning(`Closing file descriptor ${fd} on garbage collection`, 'Warning');
+  fs.close(fd, () => {});
+});
+
+export class FileHandle extends EventEmitter {
+  /** @internal */ readonly rt: FsRuntime;
+  #fd: number;
+  #refs = 1;
+  #closePromise: Promise<void> | null | undefined = null;
+  #closeResolve: (() => void) | undefined;
+  #closeReject: ((e: Error) => void) | undefined;
+
+  /** @internal Use open(). */
+  constructor(rt: FsRuntime, fd: number) {
+    super();
+    this.rt = rt;
+    this.#fd = fd;
+    registry.register(this, fd, this);
+  }
+
+  get fd(): number {
+    return this.#fd;
+  }
+
+  // ---- reference counting, as node's fsCall/kRef/kUnref ----
+
+  /** Starts an op: the "file closed" error if closed, else null (and a ref is taken). */
+  #ref(syscall: string): Error | null {
+    if (this.#fd === -1) return fileClosedError(syscall);
+    this.#refs++;
+    return null;
+  }
+
+  /** @internal */
+  [kUnref](): void {
+    if (--this.#refs === 0) {
+      const fd = this.#fd;
+      this.#fd = -1;
+      this.#closeFd(fd).then(this.#closeResolve, this.#closeReject);
+    }
+  }
+
+  /** Runs an async op under a ref (slow paths). */
+  async #call<T>(syscall: string, fn: (fd: number) => Promise<T>): Promise<T> {
+    const closed = this.#ref(syscall);
+    if (closed) throw closed;
+    try {
+      return await fn(this.#fd);
+    } finally {
+      this[kUnref]();
+    }
+  }
+
+  #closeFd(fd: number): Promise<void> {
+    registry.unregister(this);
+    return this.rt.close(fd).then(() => undefined);
+  }
+
+  close = (): Promise<void> => {
+    if (this.#fd === -1) return Promise.resolve();
+    if (this.#closePromise) return this.#closePromise;
+    this.#refs--;
+    if (this.#refs === 0) {
+      const fd = this.#fd;
+      this.#fd = -1;
+      this.#closePromise = this.#closeFd(fd).finally(() => {
+        this.#closePromise = undefined;
+      });
+    } else {
+      this.#closePromise = new Promise<void>((resolve, reject) => {
+        this.#closeResolve = resolve;
+        this.#closeReject = reject;
+      }).finally(() => {
+        this.#closePromise = undefined;
+        this.#closeReject = undefined;
+        this.#closeResolve = undefined;
+      });
+    }
+    this.emit('close');
+    return this.#closePromise;
+  };
+
+  [SymbolAsyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  // ---- read ----
+
+  read<T extends ArrayBufferView = Buffer>(buffer?: T | { buffer?: T; offset?: number; length?: number; position?: number | bigint | null } | null, offset?: number | null | { offset?: number; length?: number; position?: number | bigint | null }, length?: number | null, position?: number | bigint | null): Promise<ReadResult<T>> {
+    const closed = this.#ref('read');
+    if (closed) return Promise.reject(closed);
+    let job: ReadJob | null = null;
+    try {
+      let buf = buffer as ArrayBufferView;
+      let off = offset as unknown;
+      let len = length as unknown;
+      let pos = position as unknown;
+      if (!isArrayBufferView(buf)) {
+        if (buffer !== undefined) validateObject(buffer, 'options', kValidateObjectAllowNullable);
+        // ({ buffer = Buffer.alloc(16384), offset = 0, length = buffer.byteLength - offset, position = null } = params ?? {})
+        const o = (buffer ?? {}) as Record<string, unknown>;
+        buf = o.buffer as ArrayBufferView;
+        if (buf === undefined) buf = Buffer.alloc(16384);
+        off = o.offset;
+        if (off === undefined) off = 0;
+        len = o.length;
+        if (len === undefined) len = (buf as { byteLength: number }).byteLength - (off as number);
+        pos = o.position;
+        if (pos === undefined) pos = null;
+        validateBuffer(buf);
+      }
+      if (off !== null && typeof off === 'object') {
+        const o = off as Record<string, unknown>;
+        off = o.offset;
+        if (off === undefined) off = 0;
+        len = o.length;
+        if (len === undefined) len = buf.byteLength - (off as number);
+        pos = o.position;
+        if (pos === undefined) pos = null;
+      }
+      if (off == null) off = 0;
+      else validateInteger(off, 'offset', 0);
+      len ??= buf.byteLength - (off as number);
+      if (len === 0) {
+        this[kUnref]();
+        return Promise.resolve({ __proto__: null, bytesRead: 0, buffer: buf } as unknown as ReadResult<T>);
+      }
+      if (buf.byteLength === 0) throw ERR_INVALID_ARG_VALUE('buffer', buf, 'is empty and cannot be written');
+      validateOffsetLengthRead(off as number, len as number, buf.byteLength);
+      const n = (len as number) | 0;
+      const at0 = readPosition(pos);
+      if (n > MAX_IO) return this.#bigRead(buf, off as number, n, at0) as Promise<ReadResult<T>>;
+      const rt = this.rt;
+      const ex = rt.ex;
+      job = ex.begin('read', new ReadJob('read')) as ReadJob;
+      const mem = rt.get(n);
+      job.fh = this;
+      job.mem = mem;
+      job.buffer = buf;
+      job.offset = off as number;
+      job.done = readDone;
+      const at = ex.add(job);
+      prep.prep_read(ex.sqes, at, this.#fd, mem.addr, n, at0);
+      return ex.commit<ReadResult<T>>(job);
+    } catch (e) {
+      if (job) {
+        job.done = null;
+        if (job.mem) this.rt.put(job.mem);
+        this.rt.ex.discard(job);
+      }
+      this[kUnref]();
+      return Promise.reject(e);
+    }
+  }
+
+  /** A read larger than MAX_IO: sequential pieces, stopping at a short one. */
+  async #bigRead(buf: ArrayBufferView, off: number, len: number, pos: number): Promise<ReadResult<ArrayBufferView>> {
+    let total = 0;
+    try {
+      const mem = this.rt.get(MAX_IO);
+      try {
+        while (total < len) {
+          const want = Math.min(MAX_IO, len - total);
+          const n = await this.rt.read(this.#fd, mem, 0, want, pos < 0 ? -1 : pos + total);
+          const room = Math.min(n, buf.byteLength - off - total);
+          if (room > 0) new Uint8Array(buf.buffer, buf.byteOffset + off + total, room).set(mem.buf.subarray(0, room));
+          total += n;
+          if (n < want) break;
+        }
+      } finally {
+        this.rt.put(mem);
+      }
+    } finally {
+      this[kUnref]();
+    }
+    return { __proto__: null, bytesRead: total, buffer: buf } as unknown as ReadResult<ArrayBufferView>;
+  }
+
+  readv<T extends ArrayBufferView[]>(buffers: T, position?: number | null): Promise<{ bytesRead: number; buffers: T }> {
+    return this.#call('readv', async (fd) => {
+      validateBufferArray(buffers);
+      const pos = typeof position === 'number' ? readPosition(position) : -1;
+      let total = 0;
+      for (const b of buffers) total += b.byteLength;
+      // One read into one chunk, scattered at completion: the same bytes
+      // readv(2) would place, from one syscall.
+      const mem = this.rt.get(total);
+      try {
+        const n = await this.rt.op('read', (s, at) => prep.prep_read(s, at, fd, mem.addr, total, pos));
+        let done = 0;
+        for (const b of buffers) {
+          if (done >= n) break;
+          const k = Math.min(b.byteLength, n - done);
+          if (k > 0) new Uint8Array(b.buffer, b.byteOffset, k).set(mem.buf.subarray(done, done + k));
+          done += k;
+        }
+        return { __proto__: null, bytesRead: n, buffers } as unknown as { bytesRead: number; buffers: T };
+      } finally {
+        this.rt.put(mem);
+      }
+    });
+  }
+
+  // ---- write ----
+
+  write<T extends ArrayBufferView | string>(buffer: T, offsetOrOptions?: unknown, length?: unknown, position?: unknown): Promise<WriteResult<T>> {
+    return this.#call('write', async (fd) => {
+      if ((buffer as unknown as { byteLength?: number } | null | undefined)?.byteLength === 0) {
+        return { __proto__: null, bytesWritten: 0, buffer } as unknown as WriteResult<T>;
+      }
+      let offset = offsetOrOptions;
+      if (isArrayBufferView(buffer)) {
+        if (typeof offset === 'object') {
+          const o = (offsetOrOptions ?? {}) as Record<string, unknown>;
+          offset = o.offset;
+          if (offset === undefined) offset = 0;
+          length = o.length;
+          if (length === undefined) length = buffer.byteLength - (offset as number);
+          position = o.position;
+          if (position === undefined) position = null;
+        }
+        if (offset == null) offset = 0;
+        else validateInteger(offset, 'offset', 0);
+        if (typeof length !== 'number') length = buffer.byteLength - (offset as number);
+        if (typeof position !== 'number') position = null;
+        validateOffsetLengthWrite(offset as number, length as number, buffer.byteLength);
+        const src = new Uint8Array(buffer.buffer, buffer.byteOffset + (offset as number), length as number);
+        const n = await this.#writeBytes(fd, src, writePosition(position));
+        return { __proto__: null, bytesWritten: n, buffer } as unknown as WriteResult<T>;
+      }
+      validateStringAfterArrayBufferView(buffer, 'buffer');
+      validateEncoding(buffer, length);
+      // String form: write(string, position, encoding).
+      const enc = stringEncoding(length);
+      const n = await this.#writeString(fd, buffer, enc, writePosition(offset));
+      return { __proto__: null, bytesWritten: n, buffer } as unknown as WriteResult<T>;
+    });
+  }
+
+  /** @internal One write(2) of `src` (copied into pool memory now), at `pos` (-1: file position). */
+  async #writeBytes(fd: number, src: Uint8Array, pos: number): Promise<number> {
+    const len = src.byteLength;
+    if (len > MAX_IO) {
+      let total = 0;
+      while (total < len) {
+        const want = Math.min(MAX_IO, len - total);
+        const n = await this.#writeBytes(fd, src.subarray(total, total + want), pos < 0 ? -1 : pos + total);
+        total += n;
+        if (n < want) break;
+      }
+      return total;
+    }
+    const mem = this.rt.get(len);
+    mem.buf.set(src);
+    try {
+      return await this.rt.write(fd, mem, 0, len, pos);
+    } finally {
+      this.rt.put(mem);
+    }
+  }
+
+  async #writeString(fd: number, s: string, enc: BufferEncoding, pos: number): Promise<number> {
+    const len = Buffer.byteLength(s, enc);
+    if (len > MAX_IO) return this.#writeBytes(fd, Buffer.from(s, enc), pos);
+    const mem = this.rt.get(len);
+    try {
+      const n = mem.buf.write(s, 0, len, enc);
+      return await this.rt.write(fd, mem, 0, n, pos);
+    } finally {
+      this.rt.put(mem);
+    }
+  }
+
+  writev<T extends ArrayBufferView[]>(buffers: T, position?: number | null): Promise<{ bytesWritten: number; buffers: T }> {
+    return this.#call('writev', async (fd) => {
+      validateBufferArray(buffers);
+      const pos = writePosition(typeof position === 'number' ? position : null);
+      if (buffers.length === 0) return { __proto__: null, bytesWritten: 0, buffers } as unknown as { bytesWritten: number; buffers: T };
+      let total = 0;
+      for (const b of buffers) total += b.byteLength;
+      const all = new Uint8Array(total);
+      let at = 0;
+      for (const b of buffers) {
+        all.set(new Uint8Array(b.buffer, b.byteOffset, b.byteLength), at);
+        at += b.byteLength;
+      }
+      const n = await this.#writeBytes(fd, all, pos);
+      return { __proto__: null, bytesWritten: n, buffers } as unknown as { bytesWritten: number; buffers: T };
+    });
+  }
+
+  // ---- whole-file helpers ----
+
+  readFile(options?: unknown): Promise<Buffer | string> {
+    return this.#call('readFile', () => readFileFromHandle(this, options));
+  }
+
+  /** @internal The read loop of readFile on this handle (validated options). */
+  async readAll(encoding: string | null | undefined, signal: AbortSignal | undefined): Promise<Buffer | string> {
+    return readLoop(this.rt, this.#fd, null, 0, encoding, signal, false);
+  }
+
+  writeFile(data: unknown, options?: unknown): Promise<void> {
+    return this.#call('writeFile', () => writeFileToHandle(this, data, options));
+  }
+
+  appendFile(data: unknown, options?: unknown): Promise<void> {
+    return this.#call('writeFile', () => writeFileToHandle(this, data, options));
+  }
+
+  /** @internal Writes all of `data` at the file position (node's writeFileHandle loop). */
+  async writeAll(data: Uint8Array, signal: AbortSignal | undefined, check: (s: AbortSignal | undefined) => void): Promise<void> {
+    let remaining = data.byteLength;
+    if (remaining === 0) return;
+    let off = 0;
+    do {
+      check(signal);
+      const n = await this.#writeBytes(this.#fd, data.subarray(off, off + remaining), -1);
+      remaining -= n;
+      off += n;
+    } while (remaining > 0);
+  }
+
+  // ---- metadata ----
+
+  stat(options: { bigint?: boolean } = { bigint: false }): Promise<fs.Stats | fs.BigIntStats> {
+    return this.#call('fstat', async (fd) => {
+      const bigint = options.bigint;
+      const rt = this.rt;
+      const out = rt.get(256);
+      const empty = rt.get(1);
+      empty.buf[0] = 0;
+      try {
+        await rt.statx(fd, empty, abi.AT_EMPTY_PATH, out, 'fstat');
+        return statsFrom(out.buf, 0, !!bigint);
+      } finally {
+        rt.put(out);
+        rt.put(empty);
+      }
+    });
+  }
+
+  truncate(len: unknown = 0): Promise<void> {
+    return this.#call('ftruncate', async (fd) => {
+      validateInteger(len, 'len');
+      const n = Math.max(0, len);
+      if (this.rt.ftruncate) await this.rt.op('ftruncate', (s, at) => prep.prep_ftruncate(s, at, fd, n));
+      else await promisify(fs.ftruncate)(fd, n);
+    });
+  }
+
+  sync(): Promise<void> {
+    return this.#call('fsync', async (fd) => {
+      await this.rt.fsync(fd, false);
+    });
+  }
+
+  datasync(): Promise<void> {
+    return this.#call('fdatasync', async (fd) => {
+      await this.rt.fsync(fd, true);
+    });
+  }
+
+  // Delegated to node:fs on the fd (no io_uring op): chmod, chown, utimes.
+  chmod(mode: fs.Mode): Promise<void> {
+    return this.#call('fchmod', (fd) => fchmod(fd, mode));
+  }
+
+  chown(uid: number, gid: number): Promise<void> {
+    return this.#call('fchown', (fd) => fchown(fd, uid, gid));
+  }
+
+  utimes(atime: fs.TimeLike, mtime: fs.TimeLike): Promise<void> {
+    return this.#call('futimes', (fd) => futimes(fd, atime, mtime));
+  }
+
+  // Streams: node's fs streams on this handle's fd, with I/O through the ring.
+  createReadStream(options?: Record<string, unknown>): fs.ReadStream {
+    return fs.createReadStream(null as unknown as string, { ...options, fd: this.fd, fs: this.#streamOps() } as never);
+  }
+
+  createWriteStream(options?: Record<string, unknown>): fs.WriteStream {
+    return fs.createWriteStream(null as unknown as string, { ...options, fd: this.fd, fs: this.#streamOps() } as never);
+  }
+
+  readLines(options?: Record<string, unknown>): Interface {
+    return createInterface({ input: this.createReadStream(options), crlfDelay: Infinity });
+  }
+
+  #streamOps(): Record<string, unknown> {
+    type Cb = (err: Error | null, ...rest: unknown[]) => void;
+    return {
+      open: (_p: unknown, _f: unknown, _m: unknown, cb: Cb) => cb(new Error('open() is not supported on a FileHandle stream')),
+      close: (_fd: number, cb: Cb) => {
+        this.close().then(() => cb(null), cb);
+      },
+      fsync: (_fd: number, cb: Cb) => {
+        this.sync().then(() => cb(null), cb);
+      },
+      read: (_fd: number, buf: Uint8Array, off: number, len: number, pos: number | null, cb: Cb) => {
+        this.read(buf, off, len, pos).then((r) => cb(null, r.bytesRead, r.buffer), (e) => cb(e, 0, buf));
+      },
+      write: (_fd: number, buf: Uint8Array, off: number, len: number, pos: number | null, cb: Cb) => {
+        this.write(buf, off, len, pos).then((r) => cb(null, r.bytesWritten, r.buffer), (e) => cb(e, 0, buf));
+      },
+      writev: (_fd: number, bufs: Uint8Array[], pos: number | null, cb: Cb) => {
+        this.writev(bufs, pos).then((r) => cb(null, r.bytesWritten, r.buffers), (e) => cb(e, 0, bufs));
+      },
+    };
+  }
+}
+
+/** writeBuffer's position: a safe integer >= 0, else the file position. */
+function writePosition(position: unknown): number {
+  return typeof position === 'number' && Number.isSafeInteger(position) && position >= 0 ? position : -1;
+}
+
+/** The binding's ParseEncoding for writeString: unknown names mean utf8, 'buffer' latin1. */
+function stringEncoding(enc: unknown): BufferEncoding {
+  if (typeof enc === 'string' && enc.toLowerCase() === 'buffer') return 'latin1';
+  return (normalizeEncoding(enc) ?? 'utf8') as BufferEncoding;
+}
+
+// Set by promises.ts (they share node's top-level readFile/writeFile logic).
+let readFileFromHandle: (fh: FileHandle, options: unknown) => Promise<Buffer | string>;
+let writeFileToHandle: (fh: FileHandle, data: unknown, options: unknown) => Promise<void>;
+
+/** @internal */
+export function setHandleFileOps(r: typeof readFileFromHandle, w: typeof writeFileToHandle): void {
+  readFileFromHandle = r;
+  writeFileToHandle = w;
+}

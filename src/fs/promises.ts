@@ -1,0 +1,550 @@
+// The node:fs/promises API on the ring: same names, arguments, options,
+// results and errors. Calls with an io_uring op go through the ring (many
+// in one tick = one io_uring_enter); the rest are node:fs/promises's own
+// functions (see docs/fs-support.md). If no ring can be opened at all,
+// every call is node's.
+
+import * as nodeFsp from 'node:fs/promises';
+import type { Stats, BigIntStats } from 'node:fs';
+import { Job } from '../executor.js';
+import * as abi from '../ring/abi.js';
+import * as prep from '../ring/prep.js';
+import { errnoError } from '../errors.js';
+import { rt, type FsRuntime, type Mem, type Abortable, O_CLOEXEC, watchAbort, unwatchAbort, EBADF } from './runtime.js';
+import { readFileChain } from './readfile.js';
+import { FileHandle, setHandleFileOps } from './filehandle.js';
+import { statsFrom } from './stats.js';
+import { abortError, ERR_UNKNOWN_ENCODING } from './errors.js';
+import {
+  getOptions, getValidatedPath, pathText, stringToFlags, parseFileMode, validateBoolean, validateInteger,
+  validateStringAfterArrayBufferView, validateAbortSignal, validateRmdirOptions, validateSymlinkType,
+  isArrayBufferView, kWriteFileMaxChunkSize, O, type FsOptions,
+} from './validate.js';
+
+export { FileHandle };
+
+type Path = string | Buffer | URL;
+
+const READFILE_DEFAULTS: FsOptions = { flag: 'r' };
+const WRITEFILE_DEFAULTS: FsOptions = { encoding: 'utf8', mode: 0o666, flag: 'w', flush: false };
+const APPENDFILE_DEFAULTS: FsOptions = { encoding: 'utf8', mode: 0o666, flag: 'a' };
+
+function checkAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw abortError(signal);
+}
+
+/** node's own FileHandle (from node:fs/promises): served by node. */
+function isNodeFileHandle(x: unknown): boolean {
+  return typeof x === 'object' && x !== null && !(x instanceof FileHandle) && (x as object).constructor?.name === 'FileHandle' && typeof (x as { fd?: unknown }).fd === 'number';
+}
+
+// ---------------------------------------------------------------- readFile
+
+export function readFile(path: Path | FileHandle, options?: unknown): Promise<Buffer | string> {
+  const r = rt();
+  if (r === null || isNodeFileHandle(path)) return nodeFsp.readFile(path as Path, options as never) as Promise<Buffer | string>;
+  try {
+    // Fast path: readFile('string path') with no options.
+    if (typeof path === 'string' && options === undefined && !path.includes('\u0000')) {
+      return readFileChain(r, path, path, O.O_RDONLY, undefined, undefined);
+    }
+    const o = getOptions(options, READFILE_DEFAULTS);
+    const flag = o.flag || 'r';
+    if (path instanceof FileHandle) return readFileHandle(path, o);
+    checkAborted(o.signal);
+    const p = getValidatedPath(path);
+    const flags = stringToFlags(flag);
+    return readFileChain(r, p, pathText(p), flags, o.encoding, o.signal);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+async function readFileHandle(fh: FileHandle, o: FsOptions): Promise<Buffer | string> {
+  checkAborted(o.signal);
+  // node builds a StringDecoder(encoding) first, which refuses 'buffer'.
+  if (o.encoding === 'buffer') throw ERR_UNKNOWN_ENCODING('buffer');
+  return fh.readAll(o.encoding, o.signal);
+}
+
+// --------------------------------------------------------------- writeFile
+
+function isIterable(obj: unknown): boolean {
+  if (obj == null) return false;
+  return typeof (obj as Record<symbol, unknown>)[Symbol.asyncIterator] === 'function' || typeof (obj as Record<symbol, unknown>)[Symbol.iterator] === 'function';
+}
+
+function isCustomIterable(obj: unknown): boolean {
+  return isIterable(obj) && !isArrayBufferView(obj) && typeof obj !== 'string';
+}
+
+export function writeFile(path: Path | FileHandle, data: unknown, options?: unknown): Promise<void> {
+  const r = rt();
+  if (r === null || isNodeFileHandle(path)) return nodeFsp.writeFile(path as Path, data as never, options as never);
+  try {
+    const o = getOptions(options, WRITEFILE_DEFAULTS);
+    return writeFileImpl(r, path, data, o, o.flag || 'w');
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+export function appendFile(path: Path | FileHandle, data: unknown, options?: unknown): Promise<void> {
+  const r = rt();
+  if (r === null || isNodeFileHandle(path)) return nodeFsp.appendFile(path as Path, data as never, options as never);
+  try {
+    const o = { ...getOptions(options, APPENDFILE_DEFAULTS) };
+    o.flag = o.flag || 'a';
+    return writeFileImpl(r, path, data, o, o.flag);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/** Largest writeFile done as one chain (bigger ones: open + write loop + close). */
+const WRITE_CHAIN_MAX = 8 << 20;
+
+function writeFileImpl(r: FsRuntime, path: Path | FileHandle, data: unknown, o: FsOptions, flag: string | number): Promise<void> {
+  const flush = o.flush ?? false;
+  validateBoolean(flush, 'options.flush');
+  if (!isArrayBufferView(data) && !isCustomIterable(data)) {
+    validateStringAfterArrayBufferView(data, 'data');
+    data = Buffer.from(data, (o.encoding || 'utf8') as BufferEncoding);
+  }
+  validateAbortSignal(o.signal, 'options.signal');
+  if (path instanceof FileHandle) return writeFileHandle(path, data, o.signal, o.encoding);
+  checkAborted(o.signal);
+  const p = getValidatedPath(path);
+  const flags = stringToFlags(flag);
+  const mode = parseFileMode(o.mode, 'mode', 0o666);
+  if (isArrayBufferView(data) && data.byteLength <= WRITE_CHAIN_MAX && r.direct) {
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const slot = r.takeSlot();
+    if (slot >= 0) return writeFileChain(r, slot, p, flags, mode, bytes, flush, o.signal);
+  }
+  return writeFileOpen(r, p, flags, mode, data, flush, o.signal, o.encoding);
+}
+
+/** writeFile through a FileHandle: node's writeFileHandle loop. */
+async function writeFileHandle(fh: FileHandle, data: unknown, signal: AbortSignal | undefined, encoding: unknown): Promise<void> {
+  checkAborted(signal);
+  if (isCustomIterable(data)) {
+    for await (const buf of data as AsyncIterable<unknown>) {
+      checkAborted(signal);
+      const toWrite = isArrayBufferView(buf) ? buf : Buffer.from(buf as string, ((encoding as string) || 'utf8') as BufferEncoding);
+      let remaining = toWrite.byteLength;
+      while (remaining > 0) {
+        const writeSize = Math.min(kWriteFileMaxChunkSize, remaining);
+        const { bytesWritten } = await fh.write(toWrite, toWrite.byteLength - remaining, writeSize);
+        remaining -= bytesWritten;
+        checkAborted(signal);
+      }
+    }
+    return;
+  }
+  const view = data as ArrayBufferView;
+  await fh.writeAll(new Uint8Array(view.buffer, view.byteOffset, view.byteLength), signal, checkAborted);
+}
+
+/** writeFile without a chain: open, node's write loop, (fsync), close. */
+async function writeFileOpen(r: FsRuntime, p: string | Uint8Array, flags: number, mode: number, data: unknown, flush: boolean, signal: AbortSignal | undefined, encoding: unknown): Promise<void> {
+  const fd = await r.open(p, pathText(p), flags, mode);
+  const fh = new FileHandle(r, fd);
+  let opError: unknown = null;
+  try {
+    await writeFileHandle(fh, data, signal, encoding);
+    if (flush) await fh.sync();
+  } catch (e) {
+    opError = e;
+  }
+  try {
+    await fh.close();
+  } catch (closeError) {
+    if (opError === null) throw closeError;
+  }
+  if (opError !== null) throw opError;
+}
+
+/** One writeFile chain: open (direct) -> write -> [fsync] -> close. */
+class WriteFileJob extends Job implements Abortable {
+  rt!: FsRuntime;
+  mem: Mem | null = null;
+  pmem!: Mem;
+  /** Direct descriptor slot (not Job.slot, the tag). */
+  dslot = -1;
+  pathArg: string | Uint8Array = '';
+  pathStr = '';
+  flags = 0;
+  bytes!: Uint8Array;
+  flush = false;
+  /** Index of the write SQE, or -1 (empty data). */
+  wi = -1;
+  signal: AbortSignal | undefined = undefined;
+
+  abortNow(): void {
+    this.rt.ex.abandon(this, abortError(this.signal));
+  }
+}
+
+function writeFileChain(r: FsRuntime, slot: number, p: string | Uint8Array, flags: number, mode: number, bytes: Uint8Array, flush: boolean, signal: AbortSignal | undefined): Promise<void> {
+  const ex = r.ex;
+  let job: WriteFileJob;
+  try {
+    job = ex.begin('open', new WriteFileJob('open')) as WriteFileJob;
+  } catch (e) {
+    r.slotDone(slot, false, 0);
+    throw e;
+  }
+  const len = bytes.byteLength;
+  job.rt = r;
+  job.dslot = slot;
+  job.pathArg = p;
+  job.pathStr = pathText(p);
+  job.flags = flags;
+  job.bytes = bytes;
+  job.flush = flush;
+  const pm = r.pathMem(p);
+  job.pmem = pm;
+  let at = ex.add(job);
+  prep.prep_openat_direct(ex.sqes, at, abi.AT_FDCWD, pm.addr, flags & ~O_CLOEXEC, mode, slot);
+  prep.sqe_set_flags(ex.sqes, at, abi.IOSQE_IO_LINK | abi.IOSQE_CQE_SKIP_SUCCESS);
+  let k = 1;
+  if (len > 0) {
+    const mem = r.get(len);
+    mem.buf.set(bytes);
+    job.mem = mem;
+    at = ex.add(job);
+    prep.prep_write(ex.sqes, at, slot, mem.addr, len, -1);
+    prep.sqe_set_flags(ex.sqes, at, abi.IOSQE_FIXED_FILE | abi.IOSQE_IO_HARDLINK);
+    job.wi = k++;
+  }
+  if (flush) {
+    at = ex.add(job);
+    prep.prep_fsync(ex.sqes, at, slot, 0);
+    prep.sqe_set_flags(ex.sqes, at, abi.IOSQE_FIXED_FILE | abi.IOSQE_IO_HARDLINK);
+    k++;
+  }
+  at = ex.add(job);
+  prep.prep_close_direct(ex.sqes, at, slot);
+  job.done = writeFileDone;
+  const promise = ex.commit<void>(job);
+  if (signal) {
+    job.signal = signal;
+    watchAbort(signal, job);
+  }
+  return promise;
+}
+
+function writeFileDone(j: Job): void | Promise<void> {
+  const job = j as WriteFileJob;
+  const r = job.rt;
+  const res = job.res;
+  const n = res.length;
+  const rOpen = res[0]!;
+  const rClose = res[n - 1]!;
+  r.slotDone(job.dslot, rOpen >= 0, rClose);
+  r.put(job.pmem);
+  if (job.mem) r.put(job.mem);
+  if (job.signal) unwatchAbort(job.signal, job);
+  if (job.settled) return;
+  if (rOpen < 0) throw errnoError(rOpen, 'open', job.pathStr);
+  const len = job.bytes.byteLength;
+  if (job.wi > 0) {
+    const w = res[job.wi]!;
+    if (w < 0) throw errnoError(w, 'write');
+    // A short write (disk full, a signal): the rest goes through a reopen,
+    // at the same place, so no byte is lost (or the error is reported).
+    if (w < len) return writeRest(r, job.pathArg, job.pathStr, job.flags, job.bytes.subarray(w), w, job.flush, job.signal);
+  }
+  if (job.flush) {
+    const s = res[job.wi > 0 ? job.wi + 1 : 1]!;
+    if (s < 0) throw errnoError(s, 'fsync');
+  }
+  if (rClose < 0 && rClose !== EBADF) throw errnoError(rClose, 'close');
+}
+
+async function writeRest(r: FsRuntime, p: string | Uint8Array, ptext: string, flags: number, rest: Uint8Array, at: number, flush: boolean, signal: AbortSignal | undefined): Promise<void> {
+  checkAborted(signal);
+  const fd = await r.open(p, ptext, flags & ~(O.O_CREAT | O.O_EXCL | O.O_TRUNC), 0o666);
+  const fh = new FileHandle(r, fd);
+  let opError: unknown = null;
+  try {
+    const append = (flags & O.O_APPEND) !== 0;
+    let off = 0;
+    while (off < rest.byteLength) {
+      checkAborted(signal);
+      const { bytesWritten } = await fh.write(rest, off, Math.min(kWriteFileMaxChunkSize, rest.byteLength - off), append ? null : at + off);
+      off += bytesWritten;
+    }
+    if (flush) await fh.sync();
+  } catch (e) {
+    opError = e;
+  }
+  try {
+    await fh.close();
+  } catch (closeError) {
+    if (opError === null) throw closeError;
+  }
+  if (opError !== null) throw opError;
+}
+
+setHandleFileOps(
+  (fh, options) => {
+    try {
+      const o = getOptions(options, READFILE_DEFAULTS);
+      return readFileHandle(fh, o);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  },
+  (fh, data, options) => {
+    try {
+      const o = getOptions(options, WRITEFILE_DEFAULTS);
+      const flush = o.flush ?? false;
+      validateBoolean(flush, 'options.flush');
+      if (!isArrayBufferView(data) && !isCustomIterable(data)) {
+        validateStringAfterArrayBufferView(data, 'data');
+        data = Buffer.from(data, (o.encoding || 'utf8') as BufferEncoding);
+      }
+      validateAbortSignal(o.signal, 'options.signal');
+      return writeFileHandle(fh, data, o.signal, o.encoding);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  },
+);
+
+// -------------------------------------------------------------------- open
+
+export function open(path: Path, flags?: string | number, mode?: string | number): Promise<FileHandle> {
+  const r = rt();
+  if (r === null) return nodeFsp.open(path, flags, mode) as unknown as Promise<FileHandle>;
+  try {
+    const p = getValidatedPath(path);
+    const f = stringToFlags(flags);
+    const m = parseFileMode(mode, 'mode', 0o666);
+    return r.open(p, pathText(p), f, m).then((fd) => new FileHandle(r, fd));
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+// --------------------------------------------------------- path-only ops
+
+/** One SQE on one or two paths (in pool memory until the CQE). */
+function pathOp(
+  r: FsRuntime,
+  syscall: string,
+  a: string | Uint8Array,
+  b: string | Uint8Array | null,
+  errPath: string | Uint8Array,
+  errDest: string | Uint8Array | null,
+  write: (s: Uint32Array, at: number, pa: number, pb: number) => void,
+): Promise<number> {
+  const ma = r.pathMem(a);
+  const mb = b === null ? null : r.pathMem(b);
+  return r.op(syscall, (s, at) => write(s, at, ma.addr, mb ? mb.addr : 0), pathText(errPath), errDest === null ? undefined : pathText(errDest), ma, mb);
+}
+
+function toVoid(): void {}
+
+export function stat(path: Path, options: { bigint?: boolean } = { bigint: false }): Promise<Stats | BigIntStats> {
+  return statImpl(path, options, 'stat', 0);
+}
+
+export function lstat(path: Path, options: { bigint?: boolean } = { bigint: false }): Promise<Stats | BigIntStats> {
+  return statImpl(path, options, 'lstat', abi.AT_SYMLINK_NOFOLLOW);
+}
+
+function statImpl(path: Path, options: { bigint?: boolean }, syscall: 'stat' | 'lstat', flags: number): Promise<Stats | BigIntStats> {
+  const r = rt();
+  if (r === null) return nodeFsp[syscall](path, options as never);
+  try {
+    const p = getValidatedPath(path);
+    const bigint = !!options.bigint;
+    const pm = r.pathMem(p);
+    const out = r.get(256);
+    return r.statx(abi.AT_FDCWD, pm, flags, out, syscall, pathText(p)).then(
+      () => {
+        const st = statsFrom(out.buf, 0, bigint);
+        r.put(out);
+        r.put(pm);
+        return st;
+      },
+      (e) => {
+        r.put(out);
+        r.put(pm);
+        throw e;
+      },
+    );
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+export function unlink(path: Path): Promise<void> {
+  const r = rt();
+  if (r === null) return nodeFsp.unlink(path);
+  try {
+    const p = getValidatedPath(path);
+    return pathOp(r, 'unlink', p, null, p, null, (s, at, pa) => prep.prep_unlinkat(s, at, abi.AT_FDCWD, pa, 0)).then(toVoid);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+export function rename(oldPath: Path, newPath: Path): Promise<void> {
+  const r = rt();
+  if (r === null) return nodeFsp.rename(oldPath, newPath);
+  try {
+    const a = getValidatedPath(oldPath, 'oldPath');
+    const b = getValidatedPath(newPath, 'newPath');
+    return pathOp(r, 'rename', a, b, a, b, (s, at, pa, pb) => prep.prep_renameat(s, at, abi.AT_FDCWD, pa, abi.AT_FDCWD, pb, 0)).then(toVoid);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+export function mkdir(path: Path, options?: unknown): Promise<string | undefined> {
+  const r = rt();
+  if (r === null) return nodeFsp.mkdir(path, options as never);
+  try {
+    let o = options;
+    if (typeof o === 'number' || typeof o === 'string') o = { mode: o };
+    const { recursive = false, mode = 0o777 } = (o || {}) as { recursive?: unknown; mode?: unknown };
+    const p = getValidatedPath(path);
+    validateBoolean(recursive, 'options.recursive');
+    const m = parseFileMode(mode, 'mode', 0o777);
+    // mkdir -p (which directory came first, ENOTDIR along the way): node's.
+    if (recursive) return nodeFsp.mkdir(path, options as never);
+    return pathOp(r, 'mkdir', p, null, p, null, (s, at, pa) => prep.prep_mkdirat(s, at, abi.AT_FDCWD, pa, m)).then(() => undefined);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+export function rmdir(path: Path, options?: unknown): Promise<void> {
+  const r = rt();
+  if (r === null) return nodeFsp.rmdir(path, options as never);
+  try {
+    const p = getValidatedPath(path);
+    const o = validateRmdirOptions(options);
+    if (o.recursive) return nodeFsp.rmdir(path, options as never);
+    return pathOp(r, 'rmdir', p, null, p, null, (s, at, pa) => prep.prep_unlinkat(s, at, abi.AT_FDCWD, pa, abi.AT_REMOVEDIR)).then(toVoid);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+export function symlink(target: Path, path: Path, type?: string | null): Promise<void> {
+  const r = rt();
+  if (r === null) return nodeFsp.symlink(target, path, type);
+  try {
+    const t = getValidatedPath(target, 'target');
+    const p = getValidatedPath(path);
+    validateSymlinkType(typeof type === 'string' ? type : null);
+    return pathOp(r, 'symlink', t, p, t, p, (s, at, pa, pb) => prep.prep_symlinkat(s, at, pa, abi.AT_FDCWD, pb)).then(toVoid);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+export function link(existingPath: Path, newPath: Path): Promise<void> {
+  const r = rt();
+  if (r === null) return nodeFsp.link(existingPath, newPath);
+  try {
+    const a = getValidatedPath(existingPath, 'existingPath');
+    const b = getValidatedPath(newPath, 'newPath');
+    return pathOp(r, 'link', a, b, a, b, (s, at, pa, pb) => prep.prep_linkat(s, at, abi.AT_FDCWD, pa, abi.AT_FDCWD, pb, 0)).then(toVoid);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/** truncate(path, len): node opens 'r+', validates len, ftruncates, closes. One chain here. */
+export function truncate(path: Path, len: unknown = 0): Promise<void> {
+  const r = rt();
+  if (r === null) return nodeFsp.truncate(path, len as number);
+  try {
+    const p = getValidatedPath(path);
+    let bad: unknown = null;
+    try {
+      validateInteger(len, 'len');
+    } catch (e) {
+      bad = e;
+    }
+    if (bad !== null || !r.ftruncate || !r.direct) {
+      // node's order: the open's error first, then the len check.
+      return open(p as Path, 'r+').then(async (fh) => {
+        let opError: unknown = bad;
+        try {
+          if (opError === null) await fh.truncate(len);
+        } catch (e) {
+          opError = e;
+        }
+        try {
+          await fh.close();
+        } catch (closeError) {
+          if (opError === null) throw closeError;
+        }
+        if (opError !== null) throw opError;
+      });
+    }
+    const slot = r.takeSlot();
+    if (slot < 0) return open(p as Path, 'r+').then(async (fh) => {
+      try {
+        await fh.truncate(len);
+      } finally {
+        await fh.close();
+      }
+    });
+    const n = Math.max(0, len as number);
+    const ex = r.ex;
+    const pm = r.pathMem(p);
+    const job = ex.begin('open');
+    let at = ex.add(job);
+    prep.prep_openat_direct(ex.sqes, at, abi.AT_FDCWD, pm.addr, O.O_RDWR, 0o666, slot);
+    prep.sqe_set_flags(ex.sqes, at, abi.IOSQE_IO_LINK | abi.IOSQE_CQE_SKIP_SUCCESS);
+    at = ex.add(job);
+    prep.prep_ftruncate(ex.sqes, at, slot, n);
+    prep.sqe_set_flags(ex.sqes, at, abi.IOSQE_FIXED_FILE | abi.IOSQE_IO_HARDLINK);
+    at = ex.add(job);
+    prep.prep_close_direct(ex.sqes, at, slot);
+    const ptext = pathText(p);
+    job.done = (j) => {
+      const [ro, rt_, rc] = j.res as [number, number, number];
+      r.slotDone(slot, ro >= 0, rc);
+      r.put(pm);
+      if (ro < 0) throw errnoError(ro, 'open', ptext);
+      if (rt_ < 0) throw errnoError(rt_, 'ftruncate');
+      if (rc < 0 && rc !== EBADF) throw errnoError(rc, 'close');
+    };
+    return ex.commit<void>(job);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+// ------------------------------------------------- delegated to node:fs
+
+// No io_uring op (getdents, readlink, realpath, access/faccessat, chmod,
+// chown, utimes, copy_file_range, ...), or node's multi-step semantics
+// (rm/cp trees, mkdtemp): node:fs/promises's own functions.
+export const access = nodeFsp.access;
+export const copyFile = nodeFsp.copyFile;
+export const cp = nodeFsp.cp;
+export const rm = nodeFsp.rm;
+export const readdir = nodeFsp.readdir;
+export const readlink = nodeFsp.readlink;
+export const realpath = nodeFsp.realpath;
+export const opendir = nodeFsp.opendir;
+export const mkdtemp = nodeFsp.mkdtemp;
+export const chmod = nodeFsp.chmod;
+export const lchmod = nodeFsp.lchmod;
+export const chown = nodeFsp.chown;
+export const lchown = nodeFsp.lchown;
+export const utimes = nodeFsp.utimes;
+export const lutimes = nodeFsp.lutimes;
+export const statfs = nodeFsp.statfs;
+export const watch = nodeFsp.watch;
+export const constants = nodeFsp.constants;
