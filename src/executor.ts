@@ -246,6 +246,9 @@ export class Executor {
     this.stageTail -= job.size;
     this.freeSlots_(job);
     job.finished = true;
+    // done() walks res to free what each SQE took; never-run SQEs read 0.
+    if (job.res.length !== job.size) job.res = new Array<number>(job.size).fill(0);
+    job.settled = true;
     if (job.done) safeDone(job);
   }
 

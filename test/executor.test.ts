@@ -220,6 +220,43 @@ describe('ordering and links', { skip: backendUnavailable() }, () => {
   });
 });
 
+describe('chain builder', { skip: backendUnavailable() }, () => {
+  test('a chain that is never submitted does not block the ring', async () => {
+    const ring = open(64);
+    const abandoned = ring.chain().nop().nop();
+    assert.ok(abandoned);
+    assert.equal(await ring.nop(), 0);
+    assert.equal(ring.stats().staged, 0);
+  });
+
+  test('ring ops may be queued while a chain is being built', async () => {
+    const ring = open(64);
+    const ch = ring.chain().nop();
+    const p = ring.nop();
+    ch.nop().nop();
+    const [res, results] = await Promise.all([p, ch.submit()]);
+    assert.equal(res, 0);
+    assert.deepEqual(results, [0, 0, 0]);
+  });
+
+  test('a chain submits once; an empty chain is refused', async () => {
+    const ring = open(64);
+    const ch = ring.chain().nop();
+    assert.deepEqual(await ch.submit(), [0]);
+    await assert.rejects(ch.submit(), { code: 'ERR_INVALID_STATE' });
+    await assert.rejects(ring.chain().submit(), { code: 'ERR_INVALID_STATE' });
+  });
+
+  test('a bad op in a chain rejects submit() and frees what earlier ops took', async () => {
+    const ring = open(64);
+    const before = ring.pool.stats().inUse;
+    const ch = ring.chain().write(1, Buffer.alloc(64)).openat(c.AT_FDCWD, 'a\0b', 0);
+    await assert.rejects(ch.submit(), { code: 'ERR_INVALID_ARG_VALUE' });
+    assert.equal(ring.pool.stats().inUse, before);
+    assert.equal(await ring.nop(), 0);
+  });
+});
+
 describe('batching', { skip: backendUnavailable() }, () => {
   test('everything queued in one tick goes out in one enter', async () => {
     const ring = open(64);

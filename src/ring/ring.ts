@@ -65,9 +65,7 @@ export class Ring {
 
   /** Starts a linked chain. Ops in it run in order; a failure cancels the rest (unless hard). */
   chain(): Chain {
-    const c = new Chain(this);
-    c.job = this.executor.begin('chain');
-    return c;
+    return new Chain(this);
   }
 
   /** Submits what is queued now rather than at the end of this turn. */
