@@ -745,6 +745,15 @@ describe('GC', { skip: backendUnavailable() }, () => {
 });
 
 describe('bad inputs', { skip: backendUnavailable() }, () => {
+  test('descriptors that would wrap in the SQE reject with ERR_OUT_OF_RANGE', async () => {
+    const ring = open(64);
+    for (const fd of [1.5, 2 ** 32 + 1, -(2 ** 31) - 1, NaN]) {
+      await assert.rejects(ring.write(fd, Buffer.from('x')), { code: 'ERR_OUT_OF_RANGE', name: 'RangeError' });
+    }
+    await assert.rejects(ring.chain().nop().read(0.5, Buffer.alloc(1)).submit(), { code: 'ERR_OUT_OF_RANGE' });
+    assert.equal(ring.pool.stats().inUse, 0);
+  });
+
   test('entries 0, 65536, non-integer: RangeError ERR_OUT_OF_RANGE', () => {
     for (const entries of [0, -1, 65536, 1.5, Number.NaN, Infinity]) {
       assert.throws(() => new Ring({ entries }), (e: Error & { code?: string }) => {

@@ -18,6 +18,14 @@ import { parseStatx } from './statx.js';
 import type { Ring } from './ring.js';
 
 const ETIME = 62;
+
+/** Descriptors are C ints: reject what the SQE's s32 field would silently wrap. */
+function int32(v: number, name: string): void {
+  if ((v | 0) === v) return;
+  const err = new RangeError(`The value of "${name}" is out of range. It must be an integer between -2147483648 and 2147483647. Received ${v}`) as RangeError & { code: string };
+  err.code = 'ERR_OUT_OF_RANGE';
+  throw err;
+}
 const encoder = new TextEncoder();
 
 /** A path's bytes, refused when they hold a NUL (as node:fs refuses them). */
@@ -109,6 +117,7 @@ export class SqeWriter {
 
   /** Reads up to buffer.byteLength bytes at `position` (-1: the file position). */
   read(fd: number, buffer: ArrayBufferView, position = -1): this {
+    int32(fd, 'fd');
     const len = buffer.byteLength;
     const c = this.chunk(len);
     const target = new Uint8Array(buffer.buffer, buffer.byteOffset, len);
@@ -130,6 +139,7 @@ export class SqeWriter {
 
   /** Writes buffer's bytes at `position` (-1: the file position). */
   write(fd: number, buffer: ArrayBufferView, position = -1): this {
+    int32(fd, 'fd');
     const len = buffer.byteLength;
     const c = this.chunk(len);
     c.view(len).set(new Uint8Array(buffer.buffer, buffer.byteOffset, len));
@@ -140,6 +150,7 @@ export class SqeWriter {
 
   /** Vectored read into `buffers`, filled in order. */
   readv(fd: number, buffers: ArrayBufferView[], position = -1): this {
+    int32(fd, 'fd');
     const { iov, chunks, total } = this.iovecs(buffers, false);
     const at = this.sqe((res, abandoned) => {
       let left = abandoned ? 0 : Math.min(res, total);
@@ -158,6 +169,7 @@ export class SqeWriter {
 
   /** Vectored write of `buffers`, in order. */
   writev(fd: number, buffers: ArrayBufferView[], position = -1): this {
+    int32(fd, 'fd');
     const { iov, chunks } = this.iovecs(buffers, true);
     const at = this.sqe(this.freeing(iov, ...chunks));
     prep.prep_writev(this.ex.sqes, at, fd, iov.addr, buffers.length, position);
@@ -187,11 +199,13 @@ export class SqeWriter {
    * or releasing it meanwhile is deferred (S1).
    */
   read_fixed(fd: number, buf: FixedBuffer, len: number, position = -1): this {
+    int32(fd, 'fd');
     return this.fixed(fd, buf, len, position, false);
   }
 
   /** Writes from pool memory (a chunk or a lease): no copy. See read_fixed. */
   write_fixed(fd: number, buf: FixedBuffer, len: number, position = -1): this {
+    int32(fd, 'fd');
     return this.fixed(fd, buf, len, position, true);
   }
 
@@ -215,18 +229,21 @@ export class SqeWriter {
   }
 
   fsync(fd: number, datasync = false): this {
+    int32(fd, 'fd');
     const at = this.sqe();
     prep.prep_fsync(this.ex.sqes, at, fd, datasync ? abi.IORING_FSYNC_DATASYNC : 0);
     return this;
   }
 
   sync_file_range(fd: number, offset: number, len: number, flags = 0): this {
+    int32(fd, 'fd');
     const at = this.sqe();
     prep.prep_sync_file_range(this.ex.sqes, at, fd, len, offset, flags);
     return this;
   }
 
   openat(dirfd: number, path: string | Uint8Array, flags: number, mode = 0o666): this {
+    int32(dirfd, 'dirfd');
     const p = this.path(path);
     const at = this.sqe(this.freeing(p));
     prep.prep_openat(this.ex.sqes, at, dirfd, p.addr, flags, mode);
@@ -235,6 +252,7 @@ export class SqeWriter {
 
   /** Opens into direct descriptor `slot` of the registered file table. */
   openat_direct(dirfd: number, path: string | Uint8Array, flags: number, mode: number, slot: number): this {
+    int32(dirfd, 'dirfd');
     const p = this.path(path);
     const at = this.sqe(this.freeing(p));
     prep.prep_openat_direct(this.ex.sqes, at, dirfd, p.addr, flags, mode, slot);
@@ -254,6 +272,7 @@ export class SqeWriter {
   }
 
   close(fd: number): this {
+    int32(fd, 'fd');
     const at = this.sqe();
     prep.prep_close(this.ex.sqes, at, fd);
     return this;
@@ -267,6 +286,7 @@ export class SqeWriter {
 
   /** statx(2); the member's value is a Statx on success. */
   statx(dirfd: number, path: string | Uint8Array, flags = 0, mask = abi.STATX_BASIC_STATS | abi.STATX_BTIME): this {
+    int32(dirfd, 'dirfd');
     const p = this.path(path);
     const buf = this.chunk(abi.STATX.size, 8);
     const at = this.sqe((res) => {
@@ -280,12 +300,14 @@ export class SqeWriter {
   }
 
   fallocate(fd: number, mode: number, offset: number, len: number): this {
+    int32(fd, 'fd');
     const at = this.sqe();
     prep.prep_fallocate(this.ex.sqes, at, fd, mode, offset, len);
     return this;
   }
 
   fadvise(fd: number, offset: number, len: number, advice: number): this {
+    int32(fd, 'fd');
     const at = this.sqe();
     prep.prep_fadvise(this.ex.sqes, at, fd, offset, len, advice);
     return this;
@@ -300,6 +322,7 @@ export class SqeWriter {
   }
 
   unlinkat(dirfd: number, path: string | Uint8Array, flags = 0): this {
+    int32(dirfd, 'dirfd');
     const p = this.path(path);
     const at = this.sqe(this.freeing(p));
     prep.prep_unlinkat(this.ex.sqes, at, dirfd, p.addr, flags);
@@ -307,6 +330,7 @@ export class SqeWriter {
   }
 
   renameat(olddirfd: number, oldpath: string | Uint8Array, newdirfd: number, newpath: string | Uint8Array, flags = 0): this {
+    int32(olddirfd, 'olddirfd'); int32(newdirfd, 'newdirfd');
     const [a, b] = this.paths(oldpath, newpath);
     const at = this.sqe(this.freeing(a, b));
     prep.prep_renameat(this.ex.sqes, at, olddirfd, a.addr, newdirfd, b.addr, flags);
@@ -314,6 +338,7 @@ export class SqeWriter {
   }
 
   mkdirat(dirfd: number, path: string | Uint8Array, mode = 0o777): this {
+    int32(dirfd, 'dirfd');
     const p = this.path(path);
     const at = this.sqe(this.freeing(p));
     prep.prep_mkdirat(this.ex.sqes, at, dirfd, p.addr, mode);
@@ -321,6 +346,7 @@ export class SqeWriter {
   }
 
   symlinkat(target: string | Uint8Array, newdirfd: number, linkpath: string | Uint8Array): this {
+    int32(newdirfd, 'newdirfd');
     const [a, b] = this.paths(target, linkpath);
     const at = this.sqe(this.freeing(a, b));
     prep.prep_symlinkat(this.ex.sqes, at, a.addr, newdirfd, b.addr);
@@ -328,6 +354,7 @@ export class SqeWriter {
   }
 
   linkat(olddirfd: number, oldpath: string | Uint8Array, newdirfd: number, newpath: string | Uint8Array, flags = 0): this {
+    int32(olddirfd, 'olddirfd'); int32(newdirfd, 'newdirfd');
     const [a, b] = this.paths(oldpath, newpath);
     const at = this.sqe(this.freeing(a, b));
     prep.prep_linkat(this.ex.sqes, at, olddirfd, a.addr, newdirfd, b.addr, flags);
@@ -335,18 +362,21 @@ export class SqeWriter {
   }
 
   ftruncate(fd: number, len: number): this {
+    int32(fd, 'fd');
     const at = this.sqe();
     prep.prep_ftruncate(this.ex.sqes, at, fd, len);
     return this;
   }
 
   splice(fdIn: number, offIn: number, fdOut: number, offOut: number, nbytes: number, flags = 0): this {
+    int32(fdIn, 'fdIn'); int32(fdOut, 'fdOut');
     const at = this.sqe();
     prep.prep_splice(this.ex.sqes, at, fdIn, offIn, fdOut, offOut, nbytes, flags);
     return this;
   }
 
   tee(fdIn: number, fdOut: number, nbytes: number, flags = 0): this {
+    int32(fdIn, 'fdIn'); int32(fdOut, 'fdOut');
     const at = this.sqe();
     prep.prep_tee(this.ex.sqes, at, fdIn, fdOut, nbytes, flags);
     return this;
@@ -401,6 +431,7 @@ export class SqeWriter {
 
   /** Cancels ops on `fd` (IORING_ASYNC_CANCEL_FD; add IORING_ASYNC_CANCEL_ALL for all). */
   cancel_fd(fd: number, flags = 0): this {
+    int32(fd, 'fd');
     const at = this.sqe();
     prep.prep_cancel_fd(this.ex.sqes, at, fd, flags);
     return this;
@@ -408,6 +439,7 @@ export class SqeWriter {
 
   /** One-shot poll; the value is the ready mask (POLLIN, ...). */
   poll_add(fd: number, mask: number): this {
+    int32(fd, 'fd');
     const at = this.sqe();
     prep.prep_poll_add(this.ex.sqes, at, fd, mask);
     return this;
