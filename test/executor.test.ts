@@ -839,3 +839,24 @@ describe('bad inputs', { skip: backendUnavailable() }, () => {
     assert.equal(await ring.nop(), 0);
   });
 });
+
+describe('SQPOLL (opt-in)', { skip: backendUnavailable() || process.env.URING_BACKEND === 'worker' }, () => {
+  test('ops run through the kernel SQ thread, also after it went idle', async (t) => {
+    let ring: Ring;
+    try {
+      ring = new Ring({ entries: 32, sqpoll: { idleMs: 10 } });
+    } catch (e) {
+      t.skip(`SQPOLL unavailable: ${(e as Error).message}`);
+      return;
+    }
+    rings.push(ring);
+    assert.ok(ring.setupFlags & c.IORING_SETUP_SQPOLL);
+    assert.equal(await ring.nop(), 0);
+    await new Promise((r) => setTimeout(r, 50)); // the SQ thread sleeps: NEED_WAKEUP path
+    const results = await Promise.all(Array.from({ length: 100 }, () => ring.nop()));
+    assert.deepEqual(results, new Array(100).fill(0));
+    assert.equal(await ring.timeout(5), 0);
+    assert.equal(ring.stats().badCqes, 0);
+  });
+});
+
