@@ -8,7 +8,6 @@
 // only when the other side said it sleeps: a busy ring costs no notifies
 // (worker/consumer.ts, worker/thread.ts).
 
-import { availableParallelism } from 'node:os';
 import * as abi from '../ring/abi.js';
 import { SubmissionQueue, CompletionQueue } from '../ring/queue.js';
 import { uringError } from '../errors.js';
@@ -16,14 +15,18 @@ import type { Backend } from './backend.js';
 import type { KernelOptions } from './kernel.js';
 import { ringLayout, createRing, RingView, MAX_PRODUCERS } from './worker/layout.js';
 import { RingConsumer, type ConsumerStats } from './worker/consumer.js';
-import { SchemePool, defaultWorkers } from './worker/pool.js';
+import { WorkerHost, sharedHost } from './worker/host.js';
 import { register, type RegisterState } from './worker/register.js';
 import type { FileTable } from './worker/files.js';
 import { URING_CQE_F_PEER_DIED } from './worker/cqe-flags.js';
 import { FS_OPCODES } from './fs-scheme.js';
 
 export interface WorkerOptions {
-  /** Scheme worker threads serving the ring. Default: min(4, cores). */
+  /**
+   * Scheme worker threads serving the ring. By default every ring shares one
+   * process-wide set of min(4, cores) threads; a number gives this ring
+   * threads of its own.
+   */
   workers?: number;
 }
 
@@ -31,7 +34,8 @@ export interface WorkerOptions {
 export interface WorkerRingConfig {
   entries: number;
   cqEntries: number;
-  workers: number;
+  /** Threads of the ring's own; omitted: the shared fs host. */
+  workers?: number;
   /** Serve the fs opcodes. */
   fs: boolean;
   /** Handler modules (URLs) for opcodes >= 128. */
@@ -52,6 +56,8 @@ export interface WorkerBackendStats extends ConsumerStats {
 
 const ECANCELED = 125;
 const MAX_ENTRIES = 32768;
+/** Longest a submit that filled the SQ waits for a producer to make room. */
+const SQ_WAIT_MS = 10;
 const DEFAULT_SPIN = Number(process.env.URING_WORKER_SPIN ?? 2000);
 const CORE_OPCODES = [abi.IORING_OP_NOP, abi.IORING_OP_TIMEOUT, abi.IORING_OP_TIMEOUT_REMOVE, abi.IORING_OP_ASYNC_CANCEL, abi.IORING_OP_LINK_TIMEOUT];
 
@@ -80,8 +86,11 @@ export class WorkerBackend implements Backend {
   /** Resolves with the custom opcodes once a worker is up; rejects if none can start. */
   readonly ready: Promise<number[]>;
   readonly view: RingView;
+  /** The threads serving this ring (shared with other rings unless `workers` was given). */
+  readonly host: WorkerHost;
+  private readonly ringId: number;
+  private readonly ownHost: boolean;
   private readonly consumer: RingConsumer;
-  private readonly pool: SchemePool;
   private readonly opcodes = new Uint8Array(256);
   private readonly regions: Uint8Array[] = [];
   private readonly reg: RegisterState;
@@ -93,12 +102,15 @@ export class WorkerBackend implements Backend {
     const entries = checkInt('entries', opts.entries ?? 256, 1, MAX_ENTRIES);
     const cqEntries = checkInt('cqEntries', opts.cqEntries ?? entries * 2, 1, 2 * MAX_ENTRIES);
     if (cqEntries < entries) throw uringError('ERR_OUT_OF_RANGE', `cqEntries (${cqEntries}) must be >= entries (${entries})`);
-    const workers = checkInt('workers', opts.workers ?? defaultWorkers(availableParallelism()), 1, MAX_PRODUCERS);
+    const workers = opts.workers === undefined ? undefined : checkInt('workers', opts.workers, 1, MAX_PRODUCERS);
     return new WorkerBackend({ entries, cqEntries, workers, fs: true, modules: [] });
   }
 
   constructor(cfg: WorkerRingConfig) {
-    const layout = ringLayout(pow2(cfg.entries), pow2(cfg.cqEntries), cfg.workers, cfg.sqArray ?? false);
+    const spin = cfg.spin ?? DEFAULT_SPIN;
+    this.ownHost = cfg.workers !== undefined || !cfg.fs || cfg.modules.length > 0;
+    this.host = this.ownHost ? new WorkerHost({ workers: cfg.workers ?? 1, fs: cfg.fs, modules: cfg.modules, spin }) : sharedHost(spin);
+    const layout = ringLayout(pow2(cfg.entries), pow2(cfg.cqEntries), this.host.size, cfg.sqArray ?? false);
     const sab = createRing(layout, cfg.start ?? 0);
     this.view = new RingView(sab, layout);
     this.sq = new SubmissionQueue(sab, this.view.sqOffsets(), sab);
@@ -106,33 +118,44 @@ export class WorkerBackend implements Backend {
     this.setupFlags = abi.IORING_SETUP_CQSIZE | (cfg.sqArray ? 0 : abi.IORING_SETUP_NO_SQARRAY);
     for (const op of CORE_OPCODES) this.opcodes[op] = 1;
     if (cfg.fs) for (const op of FS_OPCODES) this.opcodes[op] = 1;
-    this.consumer = new RingConsumer(this.view);
-    this.pool = new SchemePool(sab, layout, { workers: cfg.workers, fs: cfg.fs, modules: cfg.modules, spin: cfg.spin ?? DEFAULT_SPIN }, {
-      died: (_index, held) => this.answerDead(held),
-      fatal: (reason) => {
-        this.failed = reason;
-        this.answerDead(this.consumer.claimAll());
-      },
-    });
-    this.ready = this.pool.ready.then((ops) => {
-      for (const op of ops) this.opcodes[op] = 1;
+    this.consumer = new RingConsumer(this.view, this.host.view);
+    // Nothing the worker threads keep alive (their listeners, the ready
+    // promise) may hold the backend strongly: a ring dropped without
+    // close() must be collectable, and detached (below).
+    const me = new WeakRef(this);
+    const host = this.host;
+    const opcodes = this.opcodes;
+    this.ready = host.ready.then((ops) => {
+      for (const op of ops) opcodes[op] = 1;
       return ops;
     });
-    const self = this;
+    this.ready.catch(() => {}); // a failed start surfaces through the ops (ERR_URING_WORKER_DIED)
+    const regions = this.regions;
+    let ring = 0;
     this.reg = {
       files: null,
       buffers: null,
-      resolve: (addr, len) => this.resolve(addr, len),
-      supports: (op) => this.supports(op),
+      resolve: (addr, len) => resolve(regions, addr, len),
+      supports: (op) => opcodes[op] === 1,
       publishFiles(t: FileTable | null) {
         this.files = t;
-        self.pool.control({ t: 'files', sab: t ? t.sab : null }, 'files');
+        host.control({ t: 'files', ring, sab: t ? t.sab : null });
       },
       publishBuffers(list: number[] | null) {
         this.buffers = list;
-        self.pool.control({ t: 'buffers', list }, 'buffers');
+        host.control({ t: 'buffers', ring, list });
       },
     };
+    ring = this.ringId = host.attach(sab, layout, {
+      died: (held) => me.deref()?.answerDead(held),
+      fatal: (reason) => me.deref()?.fail(reason),
+    });
+    reaper.register(this, { host, ring, own: this.ownHost, consumer: this.consumer, reg: this.reg }, this);
+  }
+
+  private fail(reason: string): void {
+    this.failed = reason;
+    this.answerDead(this.consumer.claimAll());
   }
 
   /** Answers for SQEs no worker will ever answer: ERR_URING_WORKER_DIED. */
@@ -145,7 +168,11 @@ export class WorkerBackend implements Backend {
 
   submit(count: number): number {
     if (this.failed) this.answerDead(this.consumer.claimAll());
-    else this.consumer.wake(count);
+    else {
+      if (count === 0) this.consumer.waitForSpace();
+      this.consumer.wake(count);
+      if (count > 0 && this.sq.space() === 0) this.consumer.awaitClaim(SQ_WAIT_MS);
+    }
     return count;
   }
 
@@ -176,31 +203,48 @@ export class WorkerBackend implements Backend {
 
   attachRegion(region: { id: number; sab: SharedArrayBuffer; bytes: Uint8Array; addr: number }): void {
     this.regions[region.id] = region.bytes;
-    this.pool.control({ t: 'region', id: region.id, sab: region.sab, offset: region.bytes.byteOffset, size: region.bytes.byteLength });
-  }
-
-  private resolve(addr: number, len: number): Uint8Array | null {
-    const id = Math.floor(addr / 2 ** 40) - 1;
-    const off = addr - (id + 1) * 2 ** 40;
-    const r = this.regions[id];
-    return r && off + len <= r.byteLength ? r.subarray(off, off + len) : null;
+    this.host.control({ t: 'region', ring: this.ringId, id: region.id, sab: region.sab, offset: region.bytes.byteOffset, size: region.bytes.byteLength });
   }
 
   /** Wakeup counters and worker restarts. */
   stats(): WorkerBackendStats {
-    return { ...this.consumer.stats(), workers: this.pool.size, restarts: this.pool.restarts };
+    return { ...this.consumer.stats(), workers: this.host.size, restarts: this.host.restarts };
   }
 
   /** Terminates worker `index` as a crash would (tests). */
   killWorker(index: number): Promise<number> {
-    return this.pool.kill(index);
+    return this.host.kill(index);
   }
 
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    this.pool.stop();
-    this.consumer.destroy();
-    this.reg.files?.clearAll();
+    reaper.unregister(this);
+    release({ host: this.host, ring: this.ringId, own: this.ownHost, consumer: this.consumer, reg: this.reg });
   }
+}
+
+interface Owned {
+  host: WorkerHost;
+  ring: number;
+  own: boolean;
+  consumer: RingConsumer;
+  reg: RegisterState;
+}
+
+function release(o: Owned): void {
+  o.host.detach(o.ring);
+  if (o.own) o.host.stop();
+  o.consumer.destroy();
+  o.reg.files?.clearAll();
+}
+
+/** A ring dropped without close(): its workers and owned fds go with it. */
+const reaper = new FinalizationRegistry<Owned>(release);
+
+function resolve(regions: Uint8Array[], addr: number, len: number): Uint8Array | null {
+  const id = Math.floor(addr / 2 ** 40) - 1;
+  const off = addr - (id + 1) * 2 ** 40;
+  const r = regions[id];
+  return r && off + len <= r.byteLength ? r.subarray(off, off + len) : null;
 }

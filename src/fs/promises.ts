@@ -207,7 +207,7 @@ function writeFileChain(r: FsRuntime, slot: number, p: string | Uint8Array, flag
   job.pmem = pm;
   let at = ex.add(job);
   prep.prep_openat_direct(ex.sqes, at, abi.AT_FDCWD, pm.addr, flags & ~O_CLOEXEC, mode, slot);
-  prep.sqe_set_flags(ex.sqes, at, abi.IOSQE_IO_LINK | abi.IOSQE_CQE_SKIP_SUCCESS);
+  prep.sqe_set_flags(ex.sqes, at, abi.IOSQE_IO_LINK);
   let k = 1;
   if (len > 0) {
     const mem = r.get(len);
@@ -504,7 +504,7 @@ export function truncate(path: Path, len: unknown = 0): Promise<void> {
     const job = ex.begin('open');
     let at = ex.add(job);
     prep.prep_openat_direct(ex.sqes, at, abi.AT_FDCWD, pm.addr, O.O_RDWR, 0o666, slot);
-    prep.sqe_set_flags(ex.sqes, at, abi.IOSQE_IO_LINK | abi.IOSQE_CQE_SKIP_SUCCESS);
+    prep.sqe_set_flags(ex.sqes, at, abi.IOSQE_IO_LINK);
     at = ex.add(job);
     prep.prep_ftruncate(ex.sqes, at, slot, n);
     prep.sqe_set_flags(ex.sqes, at, abi.IOSQE_FIXED_FILE | abi.IOSQE_IO_HARDLINK);

@@ -33,11 +33,17 @@ export class Mem {
 
 const MIN_CLASS_SHIFT = 12; // 4 KiB
 const MAX_CLASS_SHIFT = 20; // 1 MiB
-/** Bytes each size class may keep cached. */
-const CACHE_BYTES_PER_CLASS = 8 << 20;
+/** Each size class keeps at most this many chunks, and this many bytes, for reuse. */
+const CACHE_MAX_CHUNKS = 1024;
+const CACHE_BYTES_PER_CLASS = 16 << 20;
 
 export const EBADF = -9;
 export const ECANCELED = -125;
+
+/** Pool bytes big ops may hold at once (the pool's default cap is 1 GiB). */
+const BIG_LIMIT = 256 << 20;
+/** Ops holding more pool memory than this go through acquireBig(). */
+export const BIG_OP = 1 << 20;
 
 /** Direct descriptor slots in the registered file table. */
 const DIRECT_SLOTS = 4096;
@@ -73,7 +79,7 @@ export class FsRuntime {
     this.ftruncate = this.ring.supports(abi.IORING_OP_FTRUNCATE);
     for (let s = MIN_CLASS_SHIFT; s <= MAX_CLASS_SHIFT; s++) {
       this.cache.push([]);
-      this.cacheCap.push(Math.max(4, CACHE_BYTES_PER_CLASS >>> s));
+      this.cacheCap.push(Math.min(CACHE_MAX_CHUNKS, CACHE_BYTES_PER_CLASS >>> s));
     }
   }
 
@@ -113,6 +119,37 @@ export class FsRuntime {
   /** Pool memory not yet given back (tests: 0 when idle). */
   get memOutstanding(): number {
     return this.memOut;
+  }
+
+  // ---- memory admission ----
+
+  /** Pool bytes held by big ops in flight; over the limit, new big ops wait their turn. */
+  private bigBytes = 0;
+  private readonly bigWaiters: { bytes: number; go: () => void }[] = [];
+
+  /**
+   * Admits an op that will hold `bytes` of pool memory (big writes, big
+   * reads): resolves at once under the limit, else when earlier ops give
+   * memory back. Storms of large writes queue instead of exhausting the pool.
+   * Pair with releaseBig(bytes).
+   */
+  acquireBig(bytes: number): Promise<void> | null {
+    if (this.bigBytes === 0 || (this.bigBytes + bytes <= BIG_LIMIT && this.bigWaiters.length === 0)) {
+      this.bigBytes += bytes;
+      return null;
+    }
+    return new Promise<void>((go) => this.bigWaiters.push({ bytes, go }));
+  }
+
+  releaseBig(bytes: number): void {
+    this.bigBytes -= bytes;
+    while (this.bigWaiters.length > 0) {
+      const w = this.bigWaiters[0]!;
+      if (this.bigBytes !== 0 && this.bigBytes + w.bytes > BIG_LIMIT) break;
+      this.bigWaiters.shift();
+      this.bigBytes += w.bytes;
+      w.go();
+    }
   }
 
   // ---- direct descriptors ----

@@ -13,7 +13,7 @@
 // lock like any producer, but never spins for long: what does not fit or
 // cannot lock now goes out on the next reap().
 
-import { RingView, postCqes, CONSUMER_OWNER, lock, unlock, waitAsync } from './layout.js';
+import { RingView, HostView, postCqes, CONSUMER_OWNER, lock, unlock, waitAsync } from './layout.js';
 
 export interface ConsumerStats {
   /** Notifies we sent to sleeping producers. */
@@ -33,7 +33,7 @@ export class RingConsumer {
   private backlog = new Int32Array(64);
   private backlogN = 0;
 
-  constructor(readonly v: RingView) {
+  constructor(readonly v: RingView, private readonly host: HostView) {
     this.keepAlive = setInterval(() => {}, 1e9);
     this.keepAlive.unref();
   }
@@ -42,12 +42,40 @@ export class RingConsumer {
     this.onReady = onReady;
   }
 
+  /**
+   * The executor has SQEs staged that did not fit (it submits 0 then): the
+   * next producer to claim wakes us. If they all went meanwhile, look now.
+   */
+  waitForSpace(): void {
+    const v = this.v;
+    const i = v.i32;
+    Atomics.store(i, v.sqSpaceWait, 1);
+    if (Atomics.load(i, v.sqTail) === Atomics.load(i, v.sqHead) && Atomics.exchange(i, v.sqSpaceWait, 0) !== 0) this.poke();
+  }
+
+  /**
+   * The SQ is full after a submit. io_uring consumes SQEs inside
+   * io_uring_enter, so the caller can queue more in the same turn; the
+   * kernel's analog of waiting here is IORING_ENTER_SQ_WAIT. Block until a
+   * producer claims, bounded by `maxMs`: this is backpressure (more SQEs
+   * queued in one turn than the ring holds), never the idle wait, which is
+   * always waitAsync. Returns whether room appeared.
+   */
+  awaitClaim(maxMs: number): boolean {
+    const v = this.v;
+    const i = v.i32;
+    const head = Atomics.load(i, v.sqHead);
+    Atomics.store(i, v.sqSpaceWait, 1);
+    if (Atomics.load(i, v.sqHead) === head) Atomics.wait(i, v.sqHead, head, maxMs);
+    return Atomics.load(i, v.sqHead) !== head;
+  }
+
   /** After the SQ tail moved: wakes producers only if some sleep. */
   wake(count: number): void {
     const sleepers = this.v.sleepers();
     if (sleepers === 0) return;
     this.producerWakes++;
-    this.v.wakeProducers(Math.max(1, Math.min(sleepers, count)));
+    this.host.wake(Math.max(1, Math.min(sleepers, count)));
   }
 
   /**
@@ -88,6 +116,15 @@ export class RingConsumer {
       }, 1).unref();
     }
     return false;
+  }
+
+  /** Blocks this (non-main) thread until the CQ has entries, up to `ms`. */
+  waitSync(ms: number): void {
+    const v = this.v;
+    const i = v.i32;
+    Atomics.store(i, v.consumerSleep, 1);
+    const tail = Atomics.load(i, v.cqTail);
+    if (tail === Atomics.load(i, v.cqHead)) Atomics.wait(i, v.cqTail, tail, ms);
   }
 
   /** Has the executor drain soon (after CQEs of our own making). Never re-enters a flush. */

@@ -3,16 +3,12 @@
 // LINK_TIMEOUT is handled by the chain runner (it guards the op before it);
 // one that stands alone is invalid, as in the kernel.
 //
-// Cancellation works on the shared ledgers: the canceller finds matching
-// entries in any producer's ledger and flips QUEUED or PARKED to
-// CANCEL_REQ with a compareExchange, then bumps CANCEL_SEQ; the owner sees
-// the request and answers -ECANCELED. An op that is RUNNING (a synchronous
-// syscall in progress) cannot be interrupted: -EALREADY, as the kernel says
-// for work it can no longer stop.
+// Cancellation follows the protocol in cancel.ts.
 
 import * as abi from '../../ring/abi.js';
 import type { OpHandler, Producer } from './producer.js';
 import { L_CANCEL_REQ, L_PARKED, L_QUEUED, L_RUNNING, PENDING } from './layout.js';
+import { flag, scan, settleRunning, announceAfterPublish, type Entry } from './cancel.js';
 
 const EINVAL = 22;
 const EFAULT = 14;
@@ -66,25 +62,26 @@ const asyncCancel: OpHandler = (p, at, self) => {
   if (flags & ~CANCEL_FLAGS) return -EINVAL;
   if (flags & abi.IORING_ASYNC_CANCEL_FD_FIXED && !(flags & abi.IORING_ASYNC_CANCEL_FD)) return -EINVAL;
   const all = (flags & abi.IORING_ASYNC_CANCEL_ALL) !== 0;
-  let found = 0;
+  const found: Entry[] = [];
+  const caught: Entry[] = [];
   let running = false;
-  p.forEachEntry((states, sq, slot, state, mine) => {
-    if (mine && slot === self) return false;
+  scan(p, (owner, slot, sq) => {
+    if (owner === p.index && slot === self) return false;
     const t = slot << 4;
     if ((sq[t]! & 0xff) === abi.IORING_OP_ASYNC_CANCEL || !matches(p, at, sq, t)) return false;
-    if (state === L_RUNNING || state === L_CANCEL_REQ) {
-      running = true;
-      return false;
-    }
-    if ((state === L_QUEUED || state === L_PARKED) && Atomics.compareExchange(states, slot, state, L_CANCEL_REQ) === state) {
-      found++;
-      return !all;
-    }
-    return false;
+    const was = flag(p.ledgers[owner]!.states, slot);
+    if (was === L_QUEUED || was === L_PARKED) found.push([owner, slot]);
+    else if (was === L_RUNNING) caught.push([owner, slot]);
+    else if (was === L_CANCEL_REQ) running = true;
+    return !all && found.length + caught.length > 0;
   });
-  if (found > 0) p.announceCancels();
-  if (all) return found;
-  return found > 0 ? 0 : running ? -EALREADY : -ENOENT;
+  for (const e of caught) {
+    if (settleRunning(p, e[0], e[1])) found.push(e);
+    else running = true;
+  }
+  announceAfterPublish(p, found);
+  if (all) return found.length;
+  return found.length > 0 ? 0 : running ? -EALREADY : -ENOENT;
 };
 
 const timeoutRemove: OpHandler = (p, at) => {
@@ -92,14 +89,16 @@ const timeoutRemove: OpHandler = (p, at) => {
   const lo = p.sqes[at + 4];
   const hi = p.sqes[at + 5];
   let res = -ENOENT;
-  p.forEachEntry((states, sq, slot, state) => {
+  scan(p, (owner, slot, sq) => {
     const t = slot << 4;
     if ((sq[t]! & 0xff) !== abi.IORING_OP_TIMEOUT || sq[t + 8] !== lo || sq[t + 9] !== hi) return false;
-    if (state === L_PARKED && Atomics.compareExchange(states, slot, L_PARKED, L_CANCEL_REQ) === L_PARKED) res = 0;
-    else res = -EALREADY;
+    const was = flag(p.ledgers[owner]!.states, slot);
+    // A timeout caught running is about to wait: it is found all the same.
+    const hit = was === L_QUEUED || was === L_PARKED || (was === L_RUNNING && settleRunning(p, owner, slot));
+    if (hit) announceAfterPublish(p, [[owner, slot]]);
+    res = hit ? 0 : -EALREADY;
     return true;
   });
-  if (res === 0) p.announceCancels();
   return res;
 };
 

@@ -34,9 +34,9 @@ const C = {
   CQ_LOCK: 64,
   CLAIM_LOCK: 80, CLAIM_HEAD: 81, CLAIM_N: 82, // claim in progress, for crash recovery
   CONSUMER_SLEEP: 96, // 1 while the consumer waits for the CQ tail
+  SQ_SPACE_WAIT: 97, // 1 while the consumer has SQEs staged that did not fit
   CQ_SPACE_WAIT: 112, // 1 while a producer waits for CQ space
-  EVENT_SEQ: 128, // producers sleep on this word; bumped to wake them
-  CONTROL_EPOCH: 144, CANCEL_SEQ: 145, COUNT_WAITERS: 146,
+  CANCEL_SEQ: 144, COUNT_WAITERS: 145,
   SQ_MASK: 160, SQ_ENTRIES: 161, CQ_MASK: 162, CQ_ENTRIES: 163, SQ_FLAGS: 164, SQ_DROPPED: 165, CQ_OVERFLOW: 166, CQ_FLAGS: 167,
   STAT_CONSUMER_WAKES: 176, STAT_PRODUCER_WAKES: 177, STAT_SPACE_WAITS: 178,
   SLEEP: 192, // one word per producer: 1 while it sleeps on EVENT_SEQ; then
@@ -56,6 +56,12 @@ export const L_CANCEL_REQ = 5;
 
 /** A chain member behind the one running: like the kernel, not found by cancel. */
 export const L_LINKED = 6;
+/** Cancel announced (its canceller's CQE is out): the owner answers -ECANCELED. */
+export const L_CANCEL_GO = 7;
+/** Ack of a cancel flagged on a RUNNING op: it went on to wait and was cancelled. */
+export const ACK_CANCELLED = 1;
+/** ... or it finished on its own. */
+export const ACK_FINISHED = 2;
 
 /** A handler's answer meaning "parked; the result comes later". */
 export const PENDING = Number.MIN_SAFE_INTEGER;
@@ -93,7 +99,7 @@ export function ringLayout(sqEntries: number, cqEntries: number, producers: numb
   const array = sqArray ? end : -1;
   if (sqArray) end = align(end + sqEntries * 4, LINE);
   const ledgerCap = cqEntries;
-  const ledgerStride = align(ledgerCap * 4, LINE) + ledgerCap * SQE.size;
+  const ledgerStride = 2 * align(ledgerCap * 4, LINE) + ledgerCap * SQE.size;
   return { sqEntries, cqEntries, producers, ledgerCap, byteLength: end + producers * ledgerStride, ctrl, cqes, array, ledgers: end, ledgerStride };
 }
 
@@ -123,9 +129,8 @@ export class RingView {
   readonly claimHead: number;
   readonly claimN: number;
   readonly consumerSleep: number;
+  readonly sqSpaceWait: number;
   readonly cqSpaceWait: number;
-  readonly eventSeq: number;
-  readonly controlEpoch: number;
   readonly cancelSeq: number;
   readonly countWaiters: number;
   readonly sqMask: number;
@@ -157,9 +162,8 @@ export class RingView {
     this.claimHead = b + C.CLAIM_HEAD;
     this.claimN = b + C.CLAIM_N;
     this.consumerSleep = b + C.CONSUMER_SLEEP;
+    this.sqSpaceWait = b + C.SQ_SPACE_WAIT;
     this.cqSpaceWait = b + C.CQ_SPACE_WAIT;
-    this.eventSeq = b + C.EVENT_SEQ;
-    this.controlEpoch = b + C.CONTROL_EPOCH;
     this.cancelSeq = b + C.CANCEL_SEQ;
     this.countWaiters = b + C.COUNT_WAITERS;
     this.sqMask = b + C.SQ_MASK;
@@ -197,15 +201,18 @@ export class RingView {
     return new Int32Array(this.sab, L.ledgers + p * L.ledgerStride, L.ledgerCap);
   }
 
-  ledgerSqes(p: number): Uint32Array {
+  /**
+   * Per entry: how a cancel flagged while the op ran ended (ACK_*), so the
+   * canceller can answer 0 or -EALREADY as the kernel would.
+   */
+  ledgerAcks(p: number): Int32Array {
     const L = this.layout;
-    return new Uint32Array(this.sab, L.ledgers + p * L.ledgerStride + align(L.ledgerCap * 4, LINE), L.ledgerCap * 16);
+    return new Int32Array(this.sab, L.ledgers + p * L.ledgerStride + align(L.ledgerCap * 4, LINE), L.ledgerCap);
   }
 
-  /** Wakes every producer sleeping on EVENT_SEQ (after changing what they check). */
-  wakeProducers(count = Infinity): number {
-    Atomics.add(this.i32, this.eventSeq, 1);
-    return Atomics.notify(this.i32, this.eventSeq, count);
+  ledgerSqes(p: number): Uint32Array {
+    const L = this.layout;
+    return new Uint32Array(this.sab, L.ledgers + p * L.ledgerStride + 2 * align(L.ledgerCap * 4, LINE), L.ledgerCap * 16);
   }
 
   /** Producers currently asleep (their sleep flags). */
@@ -213,6 +220,35 @@ export class RingView {
     let n = 0;
     for (let p = 0; p < this.layout.producers; p++) n += Atomics.load(this.i32, this.sleepBase + p);
     return n;
+  }
+}
+
+/**
+ * The words a group of producer threads (a worker host) shares across all
+ * the rings it serves: they sleep on one EVENT_SEQ, so a consumer of any
+ * ring can wake any of them, and read control messages when CONTROL_EPOCH
+ * moves. Each on its own line.
+ */
+export class HostView {
+  static readonly BYTES = 2 * LINE;
+  readonly i32: Int32Array;
+  readonly eventSeq = 0;
+  readonly controlEpoch = 16;
+
+  constructor(readonly sab: SharedArrayBuffer) {
+    this.i32 = new Int32Array(sab);
+  }
+
+  /** Wakes up to `count` sleeping producers (after changing what they check). */
+  wake(count = Infinity): number {
+    Atomics.add(this.i32, this.eventSeq, 1);
+    return Atomics.notify(this.i32, this.eventSeq, count);
+  }
+
+  /** Tells producers a control message waits for them, and wakes them to read it. */
+  bumpControl(): void {
+    Atomics.add(this.i32, this.controlEpoch, 1);
+    this.wake();
   }
 }
 
