@@ -1,7 +1,8 @@
 // W1: random 4 KiB reads from a 1 GiB page-cached file via FileHandle.read,
 // 64 in flight, for a fixed time. Peers in the same run, interleaved rounds,
 // medians, ratios: uring's FileHandle.read, fs.promises FileHandle.read, and
-// when available Bun's fs.promises FileHandle.read (.cache/bun).
+// when available Bun's fs.promises FileHandle.read (.cache/bun) and fio
+// (io_uring, --fixedbufs --registerfiles).
 // Usage: node dist/bench/w1.js [--rounds N] [--seconds S] [--depth N] [--dir DIR] [--size BYTES]
 
 import * as fs from 'node:fs';
@@ -125,6 +126,23 @@ function runBun(): number {
   return JSON.parse(r.stdout.trim().split('\n').pop()!).rate;
 }
 
+const fioBin = ['/usr/bin/fio', '/usr/local/bin/fio'].find((p) => fs.existsSync(p));
+
+/** fio with io_uring, fixed buffers and registered files (the native reference). */
+function runFio(): number {
+  const args = [
+    '--name=w1', `--filename=${file.replace(/:/g, '\\:')}`, `--size=${SIZE}`,
+    '--ioengine=io_uring', '--fixedbufs', '--registerfiles', '--direct=0', '--invalidate=0',
+    '--rw=randread', `--bs=${BLOCK}`, `--iodepth=${DEPTH}`, '--norandommap', '--randrepeat=0',
+    '--time_based', `--runtime=${SECONDS * 1000}ms`, '--output-format=json',
+  ];
+  const r = spawnSync(fioBin!, args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`fio: ${r.stderr}`);
+  const j = JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))) as { jobs: { read: { total_ios: number; runtime: number } }[] };
+  const { total_ios: ios, runtime: ms } = j.jobs[0]!.read;
+  return (ios / ms) * 1000;
+}
+
 function median(a: number[]): number {
   const s = [...a].sort((x, y) => x - y);
   const m = s.length >> 1;
@@ -139,6 +157,7 @@ async function main(): Promise<void> {
     ['fs.promises FileHandle.read', () => runAsync(fsp.open as unknown as (p: string, f: string) => Promise<Handle>)],
   ];
   if (bunBin) peers.push(['bun FileHandle.read', runBun]);
+  if (fioBin) peers.push(['fio io_uring fixedbufs', runFio]);
   const results = new Map<string, number[]>(peers.map(([n]) => [n, []]));
   for (let r = 0; r < ROUNDS; r++) {
     for (let k = 0; k < peers.length; k++) {

@@ -333,12 +333,18 @@ describe('batching', { skip: backendUnavailable() }, () => {
   test('ops queued in separate ticks go out in separate enters', async () => {
     const ring = open(64);
     await ring.nop();
-    const before = ring.stats().enters;
+    const before = ring.stats();
     const a = ring.nop();
     await tick();
     const b = ring.nop();
     await Promise.all([a, b]);
-    assert.equal(ring.stats().enters - before, 2);
+    const after = ring.stats();
+    assert.equal(after.submitted - before.submitted, 2);
+    assert.equal(after.maxBatch >= 1, true);
+    // The kernel consumes the SQ inside enter; scheme workers claim later, so
+    // the worker backend may add a kick with nothing new to submit.
+    if (process.env.URING_BACKEND === 'worker') assert.ok(after.enters - before.enters >= 2);
+    else assert.equal(after.enters - before.enters, 2);
   });
 });
 

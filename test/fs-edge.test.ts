@@ -483,3 +483,42 @@ test('permission denied (chmod 000) as a non-root user, in a child process', { s
   }
   assert.ok(denied >= 8, `expected EACCES cases, got ${JSON.stringify(rows)}`);
 });
+
+test('short writes (RLIMIT_FSIZE) continue, then fail with EFBIG like node', { skip }, async () => {
+  const d = tmpDir('fsize');
+  roots.push(d);
+  const mod = fileURLToPath(new URL('../src/fs/promises.js', import.meta.url));
+  const script = `
+    const nodeFsp = require('fs/promises'); const fs = require('fs');
+    import(${JSON.stringify(mod)}).then(async (u) => {
+      const out = [];
+      for (const [name, a] of [['node', nodeFsp], ['uring', u]]) {
+        const p = ${JSON.stringify(d)} + '/' + name;
+        let r;
+        try { await a.writeFile(p, Buffer.alloc(30000, 1)); r = 'ok'; } catch (e) { r = [e.code, e.syscall, e.message].join('|'); }
+        const fh = await a.open(p + '.h', 'w');
+        const w = await fh.write(Buffer.alloc(30000, 2), 0, 30000, 0).then((x) => x.bytesWritten, (e) => e.code);
+        await fh.close();
+        out.push([r, fs.statSync(p).size, w]);
+      }
+      console.log(JSON.stringify(out));
+    });`;
+  const r = spawnSync('bash', ['-c', `ulimit -f 10; exec "${process.execPath}" -e "$0"`, script], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const [n, u] = JSON.parse(r.stdout) as unknown[][];
+  assert.deepEqual(u, n);
+  assert.equal((n as unknown[])[1], 10240);
+});
+
+test('an idle ring never keeps the process alive', { skip }, () => {
+  const mod = fileURLToPath(new URL('../src/fs/promises.js', import.meta.url));
+  const script = `import(${JSON.stringify(mod)}).then(async (u) => {
+    await u.readFile('/etc/hostname'); const fh = await u.open('/etc/hostname'); await fh.read(Buffer.alloc(4), 0, 4, 0); await fh.close();
+    await u.stat('/'); console.log('done');
+  });`;
+  const t0 = Date.now();
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), 'done');
+  assert.ok(Date.now() - t0 < 15_000);
+});

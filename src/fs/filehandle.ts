@@ -16,7 +16,7 @@ import { Job } from '../executor.js';
 import * as abi from '../ring/abi.js';
 import * as prep from '../ring/prep.js';
 import { errnoError } from '../errors.js';
-import { type FsRuntime, type Mem } from './runtime.js';
+import { type FsRuntime, type Mem, withBig, BIG_OP } from './runtime.js';
 import { fileClosedError, ERR_INVALID_ARG_VALUE } from './errors.js';
 import {
   isArrayBufferView, validateObject, kValidateObjectAllowNullable, validateBuffer, validateInteger,
@@ -324,6 +324,8 @@ export class FileHandle extends EventEmitter {
   async #bigRead(buf: ArrayBufferView, off: number, len: number, pos: number): Promise<ReadResult<ArrayBufferView>> {
     let total = 0;
     try {
+      const wait = this.rt.acquireBig(MAX_IO);
+      if (wait) await wait;
       const mem = this.rt.get(MAX_IO);
       try {
         while (total < len) {
@@ -336,11 +338,12 @@ export class FileHandle extends EventEmitter {
         }
       } finally {
         this.rt.put(mem);
+        this.rt.releaseBig(MAX_IO);
       }
     } finally {
       this[kUnref]();
     }
-    return { __proto__: null, bytesRead: total, buffer: buf } as unknown as ReadResult<ArrayBufferView>;
+    return readResult(total, buf);
   }
 
   readv<T extends ArrayBufferView[]>(buffers: T, position?: number | null): Promise<{ bytesRead: number; buffers: T }> {
@@ -353,6 +356,7 @@ export class FileHandle extends EventEmitter {
       for (const b of buffers) total += b.byteLength;
       // One read into one chunk, scattered at completion: the same bytes
       // readv(2) would place, from one syscall.
+      return withBig(this.rt, total, async () => {
       const mem = this.rt.get(total);
       try {
         const n = await this.rt.op('read', (s, at) => prep.prep_read(s, at, fd, mem.addr, total, pos));
@@ -367,6 +371,7 @@ export class FileHandle extends EventEmitter {
       } finally {
         this.rt.put(mem);
       }
+      });
     });
   }
 
@@ -419,18 +424,20 @@ export class FileHandle extends EventEmitter {
       }
       return total;
     }
-    const mem = this.rt.get(len);
-    mem.buf.set(src);
-    try {
-      return await this.rt.write(fd, mem, 0, len, pos);
-    } finally {
-      this.rt.put(mem);
-    }
+    return withBig(this.rt, len, async () => {
+      const mem = this.rt.get(len);
+      mem.buf.set(src);
+      try {
+        return await this.rt.write(fd, mem, 0, len, pos);
+      } finally {
+        this.rt.put(mem);
+      }
+    });
   }
 
   async #writeString(fd: number, s: string, enc: BufferEncoding, pos: number): Promise<number> {
     const len = Buffer.byteLength(s, enc);
-    if (len > MAX_IO) return this.#writeBytes(fd, Buffer.from(s, enc), pos);
+    if (len >= BIG_OP) return this.#writeBytes(fd, Buffer.from(s, enc), pos);
     const mem = this.rt.get(len);
     try {
       const n = mem.buf.write(s, 0, len, enc);
@@ -466,7 +473,7 @@ export class FileHandle extends EventEmitter {
 
   /** @internal The read loop of readFile on this handle (validated options). */
   async readAll(encoding: string | null | undefined, signal: AbortSignal | undefined): Promise<Buffer | string> {
-    return readLoop(this.rt, this.#fd, null, 0, encoding, signal, false);
+    return readLoop(this.rt, this.#fd, encoding, signal);
   }
 
   writeFile(data: unknown, options?: unknown): Promise<void> {

@@ -10,7 +10,7 @@ import { Job } from '../executor.js';
 import * as abi from '../ring/abi.js';
 import * as prep from '../ring/prep.js';
 import { errnoError } from '../errors.js';
-import { rt, type FsRuntime, type Mem, type Abortable, O_CLOEXEC, watchAbort, unwatchAbort, EBADF } from './runtime.js';
+import { rt, type FsRuntime, type Mem, type Abortable, O_CLOEXEC, watchAbort, unwatchAbort, EBADF, BIG_OP } from './runtime.js';
 import { readFileChain } from './readfile.js';
 import { FileHandle, setHandleFileOps } from './filehandle.js';
 import { statsFrom } from './stats.js';
@@ -119,8 +119,21 @@ function writeFileImpl(r: FsRuntime, path: Path | FileHandle, data: unknown, o: 
   const mode = parseFileMode(o.mode, 'mode', 0o666);
   if (isArrayBufferView(data) && data.byteLength <= WRITE_CHAIN_MAX && r.direct) {
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    const slot = r.takeSlot();
-    if (slot >= 0) return writeFileChain(r, slot, p, flags, mode, bytes, flush, o.signal);
+    const signal = o.signal;
+    // Big data waits for pool memory (a storm of large writes must not exhaust it).
+    const big = bytes.byteLength >= BIG_OP ? bytes.byteLength : 0;
+    const wait = big ? r.acquireBig(big) : null;
+    const go = (): Promise<void> => {
+      if (signal?.aborted) {
+        if (big) r.releaseBig(big);
+        return Promise.reject(abortError(signal));
+      }
+      const slot = r.takeSlot();
+      if (slot >= 0) return writeFileChain(r, slot, p, flags, mode, bytes, flush, signal, big);
+      if (big) r.releaseBig(big);
+      return writeFileOpen(r, p, flags, mode, bytes, flush, signal, o.encoding);
+    };
+    return wait ? wait.then(go) : go();
   }
   return writeFileOpen(r, p, flags, mode, data, flush, o.signal, o.encoding);
 }
@@ -179,6 +192,8 @@ class WriteFileJob extends Job implements Abortable {
   flush = false;
   /** Index of the write SQE, or -1 (empty data). */
   wi = -1;
+  /** Big-op admission held (bytes), released at done. */
+  big = 0;
   signal: AbortSignal | undefined = undefined;
 
   abortNow(): void {
@@ -186,15 +201,17 @@ class WriteFileJob extends Job implements Abortable {
   }
 }
 
-function writeFileChain(r: FsRuntime, slot: number, p: string | Uint8Array, flags: number, mode: number, bytes: Uint8Array, flush: boolean, signal: AbortSignal | undefined): Promise<void> {
+function writeFileChain(r: FsRuntime, slot: number, p: string | Uint8Array, flags: number, mode: number, bytes: Uint8Array, flush: boolean, signal: AbortSignal | undefined, big: number): Promise<void> {
   const ex = r.ex;
   let job: WriteFileJob;
   try {
     job = ex.begin('open', new WriteFileJob('open')) as WriteFileJob;
   } catch (e) {
     r.slotDone(slot, false, 0);
-    throw e;
+    if (big) r.releaseBig(big);
+    return Promise.reject(e);
   }
+  job.big = big;
   const len = bytes.byteLength;
   job.rt = r;
   job.dslot = slot;
@@ -245,6 +262,7 @@ function writeFileDone(j: Job): void | Promise<void> {
   r.slotDone(job.dslot, rOpen >= 0, rClose);
   r.put(job.pmem);
   if (job.mem) r.put(job.mem);
+  if (job.big) r.releaseBig(job.big);
   if (job.signal) unwatchAbort(job.signal, job);
   if (job.settled) return;
   if (rOpen < 0) throw errnoError(rOpen, 'open', job.pathStr);

@@ -54,6 +54,8 @@ export class FsRuntime {
   readonly pool: BufferPool;
   /** Direct descriptors (registered sparse file table) work on this backend. */
   readonly direct: boolean;
+  /** Size of the registered file table (0 without direct descriptors). */
+  readonly slotCount: number;
   readonly ftruncate: boolean;
   private readonly freeSlots: number[] = [];
   private readonly cache: Mem[][] = [];
@@ -67,15 +69,20 @@ export class FsRuntime {
     this.ring = new Ring({ entries });
     this.ex = this.ring.executor;
     this.pool = this.ring.pool;
-    let direct = false;
-    try {
-      this.ring.registerFilesSparse(DIRECT_SLOTS);
-      direct = true;
-    } catch {
-      direct = false;
+    // The table counts against RLIMIT_NOFILE (EMFILE beyond it): step down.
+    let slots = 0;
+    for (const n of [DIRECT_SLOTS, 1024, 256, 64]) {
+      try {
+        this.ring.registerFilesSparse(n);
+        slots = n;
+        break;
+      } catch {
+        // try a smaller table; none at all means no direct descriptors
+      }
     }
-    this.direct = direct;
-    if (direct) for (let i = DIRECT_SLOTS - 1; i >= 0; i--) this.freeSlots.push(i);
+    this.direct = slots > 0;
+    this.slotCount = slots;
+    for (let i = slots - 1; i >= 0; i--) this.freeSlots.push(i);
     this.ftruncate = this.ring.supports(abi.IORING_OP_FTRUNCATE);
     for (let s = MIN_CLASS_SHIFT; s <= MAX_CLASS_SHIFT; s++) {
       this.cache.push([]);
@@ -256,6 +263,18 @@ export class FsRuntime {
 }
 
 export const O_CLOEXEC = 0o2000000;
+
+/** Runs `fn` holding `bytes` of big-op admission (see FsRuntime.acquireBig). */
+export async function withBig<T>(rt: FsRuntime, bytes: number, fn: () => Promise<T>): Promise<T> {
+  if (bytes < BIG_OP) return fn();
+  const wait = rt.acquireBig(bytes);
+  if (wait) await wait;
+  try {
+    return await fn();
+  } finally {
+    rt.releaseBig(bytes);
+  }
+}
 
 /** Something to abort when a signal fires. */
 export interface Abortable {

@@ -9,14 +9,17 @@
 //    the op went on to wait (it is then cancelled, as the kernel would have
 //    found it waiting), ACK_FINISHED if it completed. The canceller waits
 //    for the ack, briefly.
-// 3. The canceller's own CQE is published first; then the flagged entries
-//    become CANCEL_GO and CANCEL_SEQ moves, and the owners answer them with
-//    -ECANCELED. So a caller awaiting the cancel always learns its result
-//    no later than the cancelled op's (as with the kernel, which posts both
-//    in one go), and nothing it cancelled settles before it.
+// 3. The canceller commits to each found entry (CANCEL_REQ to CANCEL_GO +
+//    its index, unless the owner took it back to report a result it already
+//    had) and answers it itself: the cancelled ops' -ECANCELED CQEs go out
+//    right after its own, in the same publication, as the kernel posts them
+//    in one go. A caller awaiting the cancel sees it and everything it
+//    cancelled in one drain. Once published, the entries become CANCEL_DONE
+//    and CANCEL_SEQ moves: the owners clean up and run the rest of their
+//    chains, posting nothing for the cancelled SQE.
 
 import {
-  L_QUEUED, L_RUNNING, L_PARKED, L_CANCEL_REQ, L_CANCEL_GO, L_LINKED, ACK_CANCELLED, ACK_FINISHED,
+  L_QUEUED, L_RUNNING, L_PARKED, L_CANCEL_REQ, L_CANCEL_GO, L_CANCEL_DONE, L_LINKED, ACK_CANCELLED, ACK_FINISHED, isCancelGo,
 } from './layout.js';
 import type { Producer } from './producer.js';
 
@@ -44,7 +47,7 @@ export function scan(p: Producer, fn: (owner: number, slot: number, sqes: Uint32
     const { states, sqes } = p.ledgers[o]!;
     for (let slot = 0; slot < cap; slot++) {
       const st = Atomics.load(states, slot);
-      if (st < L_QUEUED || st === L_LINKED || st === L_CANCEL_GO) continue;
+      if (st < L_QUEUED || st === L_LINKED || st === L_CANCEL_DONE || isCancelGo(st)) continue;
       if (fn(o, slot, sqes)) return;
     }
   }
@@ -65,7 +68,9 @@ export function settleRunning(p: Producer, owner: number, slot: number): boolean
       Atomics.wait(acks, slot, 0, left);
     }
   }
-  // Still running: take the flag back, unless the owner acked meanwhile.
+  // Still running: take the flag back, unless the owner acked meanwhile (if
+  // it acks just after, it sees the flag gone and parks as usual).
+  if (Atomics.load(acks, slot) === ACK_CANCELLED) return true;
   if (Atomics.compareExchange(states, slot, L_CANCEL_REQ, L_RUNNING) === L_CANCEL_REQ) return false;
   return Atomics.load(acks, slot) === ACK_CANCELLED;
 }
@@ -76,12 +81,21 @@ export function ack(acks: Int32Array, slot: number, cancelled: boolean): void {
   Atomics.notify(acks, slot);
 }
 
-/** Step 3: once our CQE is out, lets the owners answer the entries we cancelled. */
-export function announceAfterPublish(p: Producer, entries: Entry[]): void {
-  if (entries.length === 0) return;
-  p.afterPublish(() => {
-    for (const [owner, slot] of entries) Atomics.compareExchange(p.ledgers[owner]!.states, slot, L_CANCEL_REQ, L_CANCEL_GO);
-    Atomics.add(p.v.i32, p.v.cancelSeq, 1);
-    p.host.wake();
-  });
+/**
+ * Step 3: commits to the entries found (returns how many it kept) and has
+ * the producer post their answers right after the current op's CQE.
+ */
+export function answer(p: Producer, entries: Entry[]): number {
+  const go = L_CANCEL_GO + p.index;
+  const kept = entries.filter(([owner, slot]) => Atomics.compareExchange(p.ledgers[owner]!.states, slot, L_CANCEL_REQ, go) === L_CANCEL_REQ);
+  if (kept.length > 0) p.answerAfterCurrent(kept);
+  return kept.length;
+}
+
+/** After the answers are published: the owners may clean up. */
+export function answered(p: Producer, entries: readonly Entry[]): void {
+  const go = L_CANCEL_GO + p.index;
+  for (const [owner, slot] of entries) Atomics.compareExchange(p.ledgers[owner]!.states, slot, go, L_CANCEL_DONE);
+  Atomics.add(p.v.i32, p.v.cancelSeq, 1);
+  p.host.wake();
 }

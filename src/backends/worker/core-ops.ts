@@ -8,7 +8,7 @@
 import * as abi from '../../ring/abi.js';
 import type { OpHandler, Producer } from './producer.js';
 import { L_CANCEL_REQ, L_PARKED, L_QUEUED, L_RUNNING, PENDING } from './layout.js';
-import { flag, scan, settleRunning, announceAfterPublish, type Entry } from './cancel.js';
+import { flag, scan, settleRunning, answer, type Entry } from './cancel.js';
 
 const EINVAL = 22;
 const EFAULT = 14;
@@ -79,9 +79,9 @@ const asyncCancel: OpHandler = (p, at, self) => {
     if (settleRunning(p, e[0], e[1])) found.push(e);
     else running = true;
   }
-  announceAfterPublish(p, found);
-  if (all) return found.length;
-  return found.length > 0 ? 0 : running ? -EALREADY : -ENOENT;
+  const n = answer(p, found);
+  if (all) return n;
+  return n > 0 ? 0 : running || found.length > 0 ? -EALREADY : -ENOENT;
 };
 
 const timeoutRemove: OpHandler = (p, at) => {
@@ -95,8 +95,7 @@ const timeoutRemove: OpHandler = (p, at) => {
     const was = flag(p.ledgers[owner]!.states, slot);
     // A timeout caught running is about to wait: it is found all the same.
     const hit = was === L_QUEUED || was === L_PARKED || (was === L_RUNNING && settleRunning(p, owner, slot));
-    if (hit) announceAfterPublish(p, [[owner, slot]]);
-    res = hit ? 0 : -EALREADY;
+    res = hit && answer(p, [[owner, slot]]) > 0 ? 0 : -EALREADY;
     return true;
   });
   return res;

@@ -14,7 +14,7 @@
 
 import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import { RingView, HostView, type RingLayout, unlock, L_FREE, L_TENTATIVE } from './layout.js';
+import { RingView, HostView, type RingLayout, unlock, L_FREE, L_TENTATIVE, L_CANCEL_DONE, L_CANCEL_GO, isCancelGo } from './layout.js';
 import type { ControlMsg, WorkerBoot, WorkerReport } from './thread.js';
 
 export interface HostConfig {
@@ -159,6 +159,7 @@ export class WorkerHost {
       const held = reconcile(a.view, index);
       if (held.length > 0) a.hooks.died(held);
     }
+    this.view.wake();
     if (!slot.ready && ++slot.failures >= MAX_START_FAILURES) {
       this.failed = `scheme worker failed to start: ${fatal || 'exited during startup'}`;
       this.rejectReady(new Error(this.failed));
@@ -203,16 +204,24 @@ export function reconcile(v: RingView, index: number): number[] {
   if (Atomics.load(i, v.cqLock) === owner) unlock(i, v.cqLock);
   Atomics.store(i, v.sleepBase + index, 0);
   Atomics.sub(i, v.countWaiters, Atomics.exchange(i, v.countBase + index, 0));
-  const states = v.ledgerStates(index);
-  const sqes = v.ledgerSqes(index);
   const held: number[] = [];
-  for (let s = 0; s < states.length; s++) {
-    const st = Atomics.load(states, s);
-    if (st === L_FREE) continue;
-    Atomics.store(states, s, L_FREE);
-    if (st === L_TENTATIVE && !claimWentThrough) continue; // still in the SQ: another worker takes it
-    held.push(sqes[(s << 4) + 8]!, sqes[(s << 4) + 9]!);
+  for (let p = 0; p < v.layout.producers; p++) {
+    const states = v.ledgerStates(p);
+    const sqes = v.ledgerSqes(p);
+    for (let s = 0; s < states.length; s++) {
+      const st = Atomics.load(states, s);
+      const promised = st === L_CANCEL_GO + index; // an answer the dead one owed, maybe never posted
+      if (p !== index && !promised) continue;
+      if (st === L_FREE) continue;
+      // Its owner (alive) cleans up as after any answer; the dead one's own entries just go.
+      Atomics.store(states, s, p === index ? L_FREE : L_CANCEL_DONE);
+      if (st === L_TENTATIVE && !claimWentThrough) continue; // still in the SQ: another worker takes it
+      // Answered, or about to be, by a live canceller: not ours to answer.
+      if (!promised && (st === L_CANCEL_DONE || isCancelGo(st))) continue;
+      held.push(sqes[(s << 4) + 8]!, sqes[(s << 4) + 9]!);
+    }
   }
+  Atomics.add(i, v.cancelSeq, 1); // owners of entries now CANCEL_DONE: look
   return held;
 }
 

@@ -56,8 +56,14 @@ export const L_CANCEL_REQ = 5;
 
 /** A chain member behind the one running: like the kernel, not found by cancel. */
 export const L_LINKED = 6;
-/** Cancel announced (its canceller's CQE is out): the owner answers -ECANCELED. */
-export const L_CANCEL_GO = 7;
+/** Its answer (-ECANCELED) is published by the canceller: the owner only cleans up. */
+export const L_CANCEL_DONE = 7;
+/**
+ * L_CANCEL_GO + canceller index: a canceller committed to answer it and has
+ * not published yet (the index lets a dead canceller's promises be kept).
+ */
+export const L_CANCEL_GO = 16;
+export const isCancelGo = (st: number): boolean => st >= L_CANCEL_GO;
 /** Ack of a cancel flagged on a RUNNING op: it went on to wait and was cancelled. */
 export const ACK_CANCELLED = 1;
 /** ... or it finished on its own. */

@@ -22,13 +22,13 @@
 import * as abi from '../../ring/abi.js';
 import {
   RingView, HostView, type RingLayout, lock, unlock, postCqes, wakeConsumer,
-  L_FREE, L_TENTATIVE, L_QUEUED, L_RUNNING, L_PARKED, L_CANCEL_REQ, L_CANCEL_GO, L_LINKED, PENDING,
+  L_FREE, L_TENTATIVE, L_QUEUED, L_RUNNING, L_PARKED, L_CANCEL_REQ, L_CANCEL_DONE, L_LINKED, PENDING,
 } from './layout.js';
 import { URING_CQE_F_EXTENDED, URING_CQE_F_EXTENDED_HI } from './cqe-flags.js';
 import type { FileTable } from './files.js';
 import { coreOps } from './core-ops.js';
 import { Waits, Parked, type ParkSpec } from './waits.js';
-import { ack } from './cancel.js';
+import { ack, answered, type Entry } from './cancel.js';
 import { errnoOf } from './errno.js';
 
 export { PENDING, errnoOf, Parked, type ParkSpec };
@@ -117,6 +117,8 @@ export class Producer {
   private current = -1;
   private runningChain: Chain | null = null;
   private lastParked: Parked | null = null;
+  /** Ops the current one (a cancel) answers, right after its own CQE. */
+  private answers: Entry[] | null = null;
 
   constructor(init: ProducerInit) {
     const L = init.layout;
@@ -241,7 +243,8 @@ export class Producer {
       for (let k = 0; k < len; k++) {
         const slot = this.free[--this.freeTop]!;
         const src = sqeIndex(ring, arr, head + n + k, mask) << 4;
-        this.sqes.set(ring.subarray(src, src + 16), slot << 4);
+        const dst = slot << 4;
+        for (let w = 0; w < 16; w++) this.sqes[dst + w] = ring[src + w]!;
         // Claims follow SQ order, as the kernel issues: a count timeout
         // counts the completions posted from here on.
         if ((ring[src]! & 0xff) === abi.IORING_OP_TIMEOUT) this.claimTail[slot] = Atomics.load(i, v.cqTail);
@@ -279,9 +282,9 @@ export class Producer {
       const expect = Atomics.load(this.states, slot) === L_LINKED ? L_LINKED : L_QUEUED;
       const was = Atomics.compareExchange(this.states, slot, expect, L_RUNNING);
       if (was !== expect) {
-        // Cancelled while it waited its turn: answered once the cancel is announced.
-        if (was !== L_CANCEL_GO) return this.suspend(ch, slot);
-        this.settle(ch, -ECANCELED, -ECANCELED);
+        // Cancelled while it waited its turn: the canceller answers it.
+        if (was !== L_CANCEL_DONE) return this.suspend(ch, slot);
+        this.settle(ch, -ECANCELED, -ECANCELED, true);
         continue;
       }
       // A LINK_TIMEOUT right after a linked op guards that op.
@@ -303,6 +306,7 @@ export class Producer {
         if (Atomics.load(this.states, slot) === L_CANCEL_REQ) ack(this.acks, slot, false);
         // The op finished before its link timeout could matter: the timeout is cancelled.
         this.settle(ch, res, guarded ? -ECANCELED : 0);
+        if (this.answers) this.postAnswers();
         continue;
       }
       const rec = this.lastParked!;
@@ -312,8 +316,12 @@ export class Producer {
         rec.ltDeadline = performance.now() + Math.max(ms, 0);
         this.waits.deadlineAt(rec.ltDeadline);
       }
-      // A cancel that came while it ran: it waits for the announcement now.
-      if (Atomics.compareExchange(this.states, slot, L_RUNNING, L_PARKED) !== L_RUNNING) ack(this.acks, slot, true);
+      // A cancel that came while it ran: say it waits now, and leave it to the
+      // canceller; park plainly if the canceller gave up meanwhile.
+      while (Atomics.compareExchange(this.states, slot, L_RUNNING, L_PARKED) !== L_RUNNING) {
+        ack(this.acks, slot, true);
+        if (Atomics.load(this.states, slot) !== L_RUNNING) break;
+      }
       return;
     }
   }
@@ -327,11 +335,26 @@ export class Producer {
     this.current = -1;
   }
 
-  /** After a parked member ended (waits.ts): post it and run the rest of its chain. */
-  finishParked(ch: Chain, res: number, ltRes: number): void {
+  /** After a parked member ended (waits.ts): post it (unless its canceller did) and run the rest of its chain. */
+  finishParked(ch: Chain, res: number, ltRes: number, answered: boolean): void {
     this.short = false;
-    this.settle(ch, res, ltRes);
+    this.settle(ch, res, ltRes, answered);
     this.run(ch);
+  }
+
+  /** Called by a cancel handler: these entries' -ECANCELED go out right after its own CQE. */
+  answerAfterCurrent(entries: Entry[]): void {
+    (this.answers ??= []).push(...entries);
+  }
+
+  private postAnswers(): void {
+    const list = this.answers!;
+    this.answers = null;
+    for (const [owner, slot] of list) {
+      const sq = this.ledgers[owner]!.sqes;
+      this.push(sq[(slot << 4) + 8]! | 0, sq[(slot << 4) + 9]! | 0, -ECANCELED, 0, -1);
+    }
+    this.afterPublish(() => answered(this, list));
   }
 
   /**
@@ -339,14 +362,15 @@ export class Producer {
    * right after it, when `ltRes` < 0 and one is there), then cancels the
    * rest of the chain if the member failed under IOSQE_IO_LINK.
    */
-  private settle(ch: Chain, res: number, ltRes: number): void {
+  private settle(ch: Chain, res: number, ltRes: number, answered = false): void {
     const slot = ch.slots[ch.pos++]!;
     const at = slot << 4;
     const word = this.sqes[at]!;
     const flags = (word >>> 8) & 0xff;
     const timeoutOk = (word & 0xff) === abi.IORING_OP_TIMEOUT && res === -ETIME && (this.sqes[at + 7]! & abi.IORING_TIMEOUT_ETIME_SUCCESS) !== 0;
     const failed = res < 0 ? !timeoutOk : this.short;
-    this.emit(slot, res, (flags & abi.IOSQE_CQE_SKIP_SUCCESS) !== 0 && !failed);
+    // A member its canceller answered has its CQE out already.
+    this.emit(slot, res, answered || ((flags & abi.IOSQE_CQE_SKIP_SUCCESS) !== 0 && !failed));
     if (ltRes < 0 && ch.pos < ch.slots.length && (this.sqes[ch.slots[ch.pos]! << 4]! & 0xff) === abi.IORING_OP_LINK_TIMEOUT) {
       this.emit(ch.slots[ch.pos++]!, ltRes, false);
     }

@@ -8,7 +8,7 @@
 // that already did the work (data read from a pipe, an async handler's
 // result) is reported as it happened.
 
-import { L_PARKED, L_RUNNING, L_CANCEL_REQ, L_CANCEL_GO, PENDING } from './layout.js';
+import { L_PARKED, L_RUNNING, L_CANCEL_REQ, L_CANCEL_DONE, PENDING } from './layout.js';
 import type { Chain, Producer } from './producer.js';
 import { errnoOf } from './errno.js';
 
@@ -109,11 +109,11 @@ export class Waits {
     return true;
   }
 
-  /** Cancels announced for our parked ops (CANCEL_GO): answered -ECANCELED. */
+  /** Our parked ops whose cancellers have answered them (CANCEL_DONE): cleaned up, chains go on. */
   takeCancels(): boolean {
     let did = false;
     for (const rec of [...this.parked]) {
-      if (!rec.done && Atomics.load(this.p.states, rec.slot) === L_CANCEL_GO) {
+      if (!rec.done && Atomics.load(this.p.states, rec.slot) === L_CANCEL_DONE) {
         this.resume(rec, -ECANCELED, -ECANCELED, false);
         did = true;
       }
@@ -179,9 +179,14 @@ export class Waits {
   resume(rec: Parked, res: number, ltRes: number, real: boolean): void {
     if (rec.done) return;
     const p = this.p;
-    const st = Atomics.compareExchange(p.states, rec.slot, L_PARKED, L_RUNNING);
-    if (st === L_CANCEL_REQ && !real) return; // its canceller announces it soon: answered then
-    if (st === L_CANCEL_GO && !real) {
+    let st = Atomics.compareExchange(p.states, rec.slot, L_PARKED, L_RUNNING);
+    // A result already had wins over a cancel not yet committed to...
+    if (st === L_CANCEL_REQ && real) st = Atomics.compareExchange(p.states, rec.slot, L_CANCEL_REQ, L_RUNNING);
+    const answered = st === L_CANCEL_DONE;
+    // ...otherwise the canceller answers; until its answer is out, wait.
+    if (st !== L_PARKED && st !== L_CANCEL_REQ && !answered) return;
+    if (st === L_CANCEL_REQ && !real) return;
+    if (answered) {
       res = -ECANCELED;
       ltRes = -ECANCELED;
     }
@@ -194,7 +199,7 @@ export class Waits {
     }
     if (rec.isAsync) this.asyncPending--;
     rec.dispose?.(res === -ECANCELED);
-    p.finishParked(rec.chain, res, ltRes);
+    p.finishParked(rec.chain, res, ltRes, answered);
   }
 }
 
