@@ -1,7 +1,7 @@
 // The node:fs/promises API on the ring: same names, arguments, options,
 // results and errors. Calls with an io_uring op go through the ring (many
 // in one tick = one io_uring_enter); the rest are node:fs/promises's own
-// functions (see docs/fs-support.md). If no ring can be opened at all,
+// functions (see README.md, "node:fs/promises, on the ring"). If no ring can be opened at all,
 // every call is node's.
 
 import * as nodeFsp from 'node:fs/promises';
