@@ -21,6 +21,10 @@ const GEN_LIMIT = 0x100000000;
 const KNOWN_CQE_FLAGS = 0x1f | URING_CQE_F_PEER_DIED;
 /** Marks, in `members`, an SQE that posts a CQE only on failure (CQE_SKIP_SUCCESS). */
 const SKIP_BIT = 1 << 30;
+/** Marks, in `members`, an SQE soft-linked (IOSQE_IO_LINK, not HARDLINK) to the next. */
+const SOFT_BIT = 1 << 29;
+const MEMBER_MASK = SOFT_BIT - 1;
+const ECANCELED = -125;
 
 export type JobDone = (job: Job) => unknown;
 
@@ -54,6 +58,8 @@ export class Job {
   finished = false;
   /** A CQE said the scheme worker running it died (userspace rings only). */
   died = false;
+  /** A soft-linked member failed: the kernel cancels the rest with CQEs. */
+  broken = false;
 
   constructor(syscall: string) {
     this.syscall = syscall;
@@ -206,22 +212,53 @@ export class Executor {
    * returns the job's promise.
    */
   commit<T>(job: Job, hard = false): Promise<T> {
+    if (!this.seal(job, hard)) {
+      return Promise.reject(uringError('ERR_OUT_OF_RANGE', `a chain of ${job.size} SQEs cannot fit in this ring (at most ${this.chainLimit()})`));
+    }
+    // A shared executor function instead of a closure per op: one less
+    // allocation on the hottest path.
+    const promise = new Promise<T>(capture);
+    job.resolve = captured.resolve;
+    job.reject = captured.reject;
+    return promise;
+  }
+
+  /**
+   * commit() for a job nobody awaits (a cleanup close, a cancel): no
+   * promise, so none to allocate, settle and catch. Its done() still runs
+   * at the last CQE. Returns false if the chain could never fit.
+   */
+  commitDetached(job: Job, hard = false): boolean {
+    job.settled = true;
+    return this.seal(job, hard);
+  }
+
+  private chainLimit(): number {
+    return Math.min(this.backend.sq.entries, this.capacity);
+  }
+
+  private seal(job: Job, hard: boolean): boolean {
     assert(job.size > 0 && !job.committed, 'commit() needs a job with SQEs');
-    const limit = Math.min(this.backend.sq.entries, this.capacity);
-    if (job.size > limit) {
+    if (job.size > this.chainLimit()) {
       // A chain goes to the kernel in one enter: one longer than the SQ (or
       // the CQ budget) could never be submitted and would wait forever (S3).
       job.res = new Array<number>(job.size).fill(-125 /* ECANCELED */);
       this.discard(job);
-      return Promise.reject(uringError('ERR_OUT_OF_RANGE', `a chain of ${job.size} SQEs cannot fit in this ring (at most ${limit})`));
+      return false;
     }
     const first = this.stageTail - job.size;
     let left = 1; // the last SQE always posts
     for (let k = 0; k < job.size - 1; k++) {
       const at = (first + k) * SQE_WORDS;
       const f = sqe_get_flags(this.sqes, at);
-      if (!(f & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK))) sqe_set_flags(this.sqes, at, f | (hard ? IOSQE_IO_HARDLINK : IOSQE_IO_LINK));
-      if (f & IOSQE_CQE_SKIP_SUCCESS) this.members[job.slotAt(k)]! |= SKIP_BIT;
+      let linked = f & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK);
+      if (!linked) {
+        linked = hard ? IOSQE_IO_HARDLINK : IOSQE_IO_LINK;
+        sqe_set_flags(this.sqes, at, f | linked);
+      }
+      const slot = job.slotAt(k);
+      if (!(linked & IOSQE_IO_HARDLINK)) this.members[slot]! |= SOFT_BIT;
+      if (f & IOSQE_CQE_SKIP_SUCCESS) this.members[slot]! |= SKIP_BIT;
       else left++;
     }
     job.left = left;
@@ -230,13 +267,8 @@ export class Executor {
     assert(!(lastFlags & IOSQE_CQE_SKIP_SUCCESS), 'the last SQE of a job must post a CQE');
     job.res = job.size === 1 ? [0] : new Array<number>(job.size).fill(0);
     job.committed = true;
-    // A shared executor function instead of a closure per op: one less
-    // allocation on the hottest path.
-    const promise = new Promise<T>(capture);
-    job.resolve = captured.resolve;
-    job.reject = captured.reject;
     this.schedule();
-    return promise;
+    return true;
   }
 
   /** Drops a job that was begun but will not be committed (bad arguments). */
@@ -272,7 +304,7 @@ export class Executor {
       const c = this.begin('cancel');
       const at = this.add(c); // before reading this.sqes: add() may grow staging
       prep_cancel(this.sqes, at, slot, this.gens[slot]!, 0);
-      this.commit(c).catch(noop);
+      this.commitDetached(c);
     }
   }
 
@@ -403,13 +435,31 @@ export class Executor {
       return;
     }
     const m = this.members[slot]!;
-    job.res[m & ~SKIP_BIT] = res;
+    const k = m & MEMBER_MASK;
+    job.res[k] = res;
     if (flags & URING_CQE_F_PEER_DIED) job.died = true;
     if (flags & IORING_CQE_F_MORE) return; // multishot: more CQEs follow
-    // A skip-on-success SQE posts only when it fails; the SQEs linked after
-    // it then fail too and post, so it is not counted.
-    if (m & SKIP_BIT) return;
+    if (m & SKIP_BIT) {
+      // A skip-on-success SQE posts only when it failed, and is not counted.
+      // If it broke a soft link, the kernel skips the CQEs of the rest of
+      // the chain too (REQ_F_SKIP_LINK_CQES): count them as cancelled here,
+      // or the job would wait forever (S3). Not so when an earlier failure
+      // cancelled it: that cascade posts every CQE, this one included.
+      if (m & SOFT_BIT && !job.broken) this.skipRest(job, k);
+      return;
+    }
+    if (res < 0 && m & SOFT_BIT) job.broken = true;
     if (--job.left === 0) this.finish(job);
+  }
+
+  /** The members after `k` were cancelled without CQEs. */
+  private skipRest(job: Job, k: number): void {
+    for (let i = k + 1; i < job.size; i++) {
+      job.res[i] = ECANCELED;
+      if (!(this.members[job.slotAt(i)]! & SKIP_BIT)) job.left--;
+    }
+    assert(job.left >= 0, 'more CQEs skipped than expected');
+    if (job.left === 0) this.finish(job);
   }
 
   private finish(job: Job): void {

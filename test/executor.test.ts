@@ -151,6 +151,32 @@ describe('ordering and links', { skip: backendUnavailable() }, () => {
     assert.equal(Buffer.from(buf.subarray(0, 5)).toString(), 'short');
   });
 
+
+  test('CQE_SKIP_SUCCESS: a failed member that breaks a soft link posts alone, and the chain still settles (S3)', async (t) => {
+    const ring = open(16);
+    const dir = tempDir(t);
+    const p = path.join(dir, 'f');
+    fs.writeFileSync(p, 'abcdef');
+    const fd = fs.openSync(p, 'r');
+    closeLater(t, fd);
+    const b = new Uint8Array(6);
+    // The kernel skips the CQEs of the members it cancels (REQ_F_SKIP_LINK_CQES):
+    // one CQE for the whole chain, and the executor must not wait for more.
+    let before = ring.stats().reaped;
+    assert.deepEqual(await ring.chain().nop().read(-5, b, 0).flags(c.IOSQE_CQE_SKIP_SUCCESS).nop().nop().submit(), [0, -EBADF, -ECANCELED, -ECANCELED]);
+    assert.equal(ring.stats().reaped - before, 2, 'the first nop and the failure');
+    // A short read is a failure too: it posts its count and the rest go quiet.
+    before = ring.stats().reaped;
+    assert.deepEqual(await ring.chain().read(fd, new Uint8Array(64), 0).flags(c.IOSQE_CQE_SKIP_SUCCESS).nop().submit(), [6, -ECANCELED]);
+    assert.equal(ring.stats().reaped - before, 1);
+    // Hard-linked, the failure does not cancel: the rest run and post as usual.
+    assert.deepEqual(await ring.chain().read(-5, b, 0).flags(c.IOSQE_CQE_SKIP_SUCCESS | c.IOSQE_IO_HARDLINK).read(fd, b, 0).submit(), [-EBADF, 6]);
+    // An earlier plain failure cancels a skip-on-success member with a CQE, like the rest.
+    before = ring.stats().reaped;
+    assert.deepEqual(await ring.chain().read(-5, b, 0).nop().flags(c.IOSQE_CQE_SKIP_SUCCESS).nop().submit(), [-EBADF, -ECANCELED, -ECANCELED]);
+    assert.equal(ring.stats().reaped - before, 3);
+    assert.equal(ring.stats().badCqes, 0);
+  });
   test('direct descriptors: openat -> read -> close chain, and its failure path', async (t) => {
     const ring = open(16);
     if (!need(ring, t, c.IORING_OP_OPENAT, 'OPENAT') || !need(ring, t, c.IORING_OP_CLOSE, 'CLOSE')) return;

@@ -12,7 +12,7 @@
 // its promise.
 
 import { Ring } from '../ring/ring.js';
-import type { Executor, Job } from '../executor.js';
+import { Job, type Executor } from '../executor.js';
 import type { BufferPool, Chunk } from '../buffers/pool.js';
 import * as abi from '../ring/abi.js';
 import * as prep from '../ring/prep.js';
@@ -47,6 +47,17 @@ export const BIG_OP = 1 << 20;
 
 /** Direct descriptor slots in the registered file table. */
 const DIRECT_SLOTS = 4096;
+
+/** The close of a direct descriptor: state on the job, no closure, no promise. */
+class CloseSlotJob extends Job {
+  rt!: FsRuntime;
+  dslot = -1;
+}
+
+function closeSlotDone(j: Job): void {
+  const job = j as CloseSlotJob;
+  job.rt.slotClosed(job.dslot);
+}
 
 export class FsRuntime {
   readonly ring: Ring;
@@ -186,14 +197,19 @@ export class FsRuntime {
   /** Closes a direct descriptor, then frees its slot. */
   closeSlot(slot: number): void {
     if (this.ex.closed) return; // the kernel drops the whole table with the ring
-    const job = this.ex.begin('close');
+    const job = this.ex.begin('close', new CloseSlotJob('close')) as CloseSlotJob;
+    job.rt = this;
+    job.dslot = slot;
+    job.done = closeSlotDone;
     const at = this.ex.add(job); // add() first: staging may grow and move
     prep.prep_close_direct(this.ex.sqes, at, slot);
-    job.done = () => {
-      this.freeSlots.push(slot);
-      this.slotsBusy--;
-    };
-    this.ex.commit(job).catch(noop);
+    this.ex.commitDetached(job);
+  }
+
+  /** @internal closeSlotDone: the slot is free again. */
+  slotClosed(slot: number): void {
+    this.freeSlots.push(slot);
+    this.slotsBusy--;
   }
 
   get freeSlotList(): readonly number[] {

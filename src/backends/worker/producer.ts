@@ -375,7 +375,10 @@ export class Producer {
       this.emit(ch.slots[ch.pos++]!, ltRes, false);
     }
     if (failed && (flags & LINKS) === abi.IOSQE_IO_LINK) {
-      while (ch.pos < ch.slots.length) this.emit(ch.slots[ch.pos++]!, -ECANCELED, false);
+      // As the kernel (REQ_F_SKIP_LINK_CQES): a failed skip-on-success
+      // member's cancelled followers post no CQEs either.
+      const quiet = (flags & abi.IOSQE_CQE_SKIP_SUCCESS) !== 0;
+      while (ch.pos < ch.slots.length) this.emit(ch.slots[ch.pos++]!, -ECANCELED, quiet);
     }
   }
 
