@@ -4,6 +4,7 @@
 //   node dist/bench/alloc.js [--pairs N] [--rounds N]
 
 import { Tlsf } from '../src/buffers/allocator.js';
+import { mulberry32 } from '../test/prng.js';
 
 interface Allocator {
   alloc(size: number, align?: number): number;
@@ -90,17 +91,6 @@ class FirstFit implements Allocator {
     }
     return lo;
   }
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 interface Workload {

@@ -10,23 +10,13 @@
 import { Tlsf } from '../src/buffers/allocator.js';
 import { BufferPool, LEASE_MODE } from '../src/buffers/pool.js';
 import { native } from '../src/native.js';
+import { mulberry32 } from '../test/prng.js';
 
 const MiB = 2 ** 20;
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);
   return i === -1 ? fallback : Number(process.argv[i + 1]);
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 interface Case {

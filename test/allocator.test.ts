@@ -1,18 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tlsf, TLSF_GRANULE, TLSF_MAX_ALIGN, TLSF_MAX_CAPACITY } from '../src/buffers/allocator.js';
-
-// Reproducible randomness: a failing seed can be replayed exactly.
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from './prng.js';
 
 const MiB = 1024 * 1024;
 

@@ -11,6 +11,7 @@ import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { Ring } from '../src/index.js';
 import type { Job } from '../src/executor.js';
+import { mulberry32 } from './prng.js';
 
 /** The backend the suite runs on (scripts/test.mjs sets URING_BACKEND). */
 export const BACKEND = process.env.URING_BACKEND ?? 'kernel';
@@ -38,16 +39,7 @@ export function backendUnavailable(): string | false {
 }
 
 /** Reproducible randomness: a failing seed can be replayed exactly. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from './prng.js';
 
 /** `n` pseudo-random bytes from `seed`. */
 export function randomBytes(n: number, seed: number): Uint8Array {
