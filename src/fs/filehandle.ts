@@ -12,12 +12,15 @@ import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import { promisify } from 'node:util';
 import { createInterface, type Interface } from 'node:readline';
+import { AsyncResource } from 'node:async_hooks';
+import type { ReadableStream } from 'node:stream/web';
+import { byteStream, checkStreamType } from './webstream.js';
 import { Job } from '../executor.js';
 import * as abi from '../ring/abi.js';
 import * as prep from '../ring/prep.js';
 import { errnoError } from '../errors.js';
 import { type FsRuntime, type Mem, withBig, BIG_OP } from './runtime.js';
-import { fileClosedError, ERR_INVALID_ARG_VALUE } from './errors.js';
+import { fileClosedError, ERR_INVALID_ARG_VALUE, ERR_INVALID_STATE } from './errors.js';
 import {
   isArrayBufferView, validateObject, kValidateObjectAllowNullable, validateBuffer, validateInteger,
   validateOffsetLengthRead, validateOffsetLengthWrite, validateStringAfterArrayBufferView, validateEncoding,
@@ -561,6 +564,25 @@ export class FileHandle extends EventEmitter {
 
   readLines(options?: Record<string, unknown>): Interface {
     return createInterface({ input: this.createReadStream(options), crlfDelay: Infinity });
+  }
+
+  #webStream = false;
+
+  readableWebStream(options: { type?: unknown } = {}): ReadableStream<Uint8Array | ArrayBuffer> {
+    if (this.#fd === -1) throw ERR_INVALID_STATE('The FileHandle is closed');
+    if (this.#closePromise) throw ERR_INVALID_STATE('The FileHandle is closing');
+    if (this.#webStream) throw ERR_INVALID_STATE('The FileHandle is locked');
+    checkStreamType(options.type);
+    this.#webStream = true;
+    this.#refs++;
+    return byteStream(this, options.type, () => this[kUnref]());
+  }
+
+  #asyncId = 0;
+
+  /** A stable async id for the handle (node's comes from its native handle). */
+  getAsyncId(): number {
+    return (this.#asyncId ||= new AsyncResource('FILEHANDLE').asyncId());
   }
 
   #streamOps(): Record<string, unknown> {
