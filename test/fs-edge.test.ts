@@ -207,6 +207,21 @@ test('FileHandle.read: every signature, positions, bounds', { skip }, async () =
     ['pos -1', () => [Buffer.alloc(100), 0, 100, -1]],
     ['pos -5', () => [Buffer.alloc(100), 0, 100, -5]],
     ['pos bigint', () => [Buffer.alloc(100), 0, 100, 5000n]],
+    ['pos -1n', () => [Buffer.alloc(100), 0, 100, -1n]],
+    ['pos -2', () => [Buffer.alloc(100), 0, 100, -2]],
+    ['pos -5n', () => [Buffer.alloc(100), 0, 100, -5n]],
+    ['pos bigint max', () => [Buffer.alloc(100), 0, 100, 2n ** 63n - 101n]],
+    ['pos bigint past max', () => [Buffer.alloc(100), 0, 100, 2n ** 63n - 100n]],
+    ['pos bigint 2^53 + 1', () => [Buffer.alloc(100), 0, 100, 2n ** 53n + 1n]],
+    ['pos string', () => [Buffer.alloc(100), 0, 100, '5']],
+    ['pos object', () => [Buffer.alloc(100), 0, 100, {}]],
+    ['pos -5 length 0', () => [Buffer.alloc(100), 0, 0, -5]],
+    ['pos -5 empty buffer', () => [Buffer.alloc(0), 0, 10, -5]],
+    ['pos -5 length too big', () => [Buffer.alloc(100), 0, 101, -5]],
+    ['opts obj pos -2', () => [Buffer.alloc(100), { position: -2 }]],
+    ['opts obj pos bigint', () => [Buffer.alloc(100), { position: 7n }]],
+    ['params pos bigint', () => [{ buffer: Buffer.alloc(64), position: 9n }]],
+    ['params pos -3', () => [{ buffer: Buffer.alloc(64), position: -3 }]],
     ['pos 1.5', () => [Buffer.alloc(100), 0, 100, 1.5]],
     ['pos huge', () => [Buffer.alloc(100), 0, 100, 2 ** 40]],
     ['pos unsafe', () => [Buffer.alloc(100), 0, 100, 2 ** 53]],
@@ -416,8 +431,11 @@ test('path ops: unlink rename mkdir rmdir symlink link truncate', { skip }, asyn
   await same('mkdir new recursive', std, (api, d) => api.mkdir(path.join(d, 'a/b/c'), { recursive: true }));
   await same('rmdir recursive opts bad', std, (api, d) => api.rmdir(path.join(d, 'dir'), { maxRetries: -1 }));
   await same('rmdir opts null', std, (api, d) => api.rmdir(path.join(d, 'dir'), null as never));
-  for (const type of ['dir', 'file', 'junction', 'bogus', null, 5]) {
+  for (const type of ['dir', 'file', 'junction', 'bogus', '', null, undefined, 5, {}]) {
     await same(`symlink type ${String(type)}`, std, (api, d) => api.symlink('f', path.join(d, 'sl'), type as string));
+    // Which comes first, the type or the paths, differs by Node version.
+    await same(`symlink type ${String(type)} bad target`, std, (api, d) => api.symlink(5 as never, path.join(d, 'sl'), type as string));
+    await same(`symlink type ${String(type)} bad path`, std, (api) => api.symlink('f', 'a\u0000b', type as string));
   }
   await same('symlink bad target', std, (api, d) => api.symlink(5 as never, path.join(d, 'sl')));
   await same('rename bad', std, (api, d) => api.rename(path.join(d, 'f'), {} as never));

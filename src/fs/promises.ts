@@ -15,9 +15,10 @@ import { readFileChain } from './readfile.js';
 import { FileHandle, setHandleFileOps } from './filehandle.js';
 import { statsFrom } from './stats.js';
 import { abortError, ERR_UNKNOWN_ENCODING } from './errors.js';
+import { symlinkTypeFirst } from './compat.js';
 import {
   getOptions, getValidatedPath, pathText, stringToFlags, parseFileMode, validateBoolean, validateInteger,
-  validateStringAfterArrayBufferView, validateAbortSignal, validateRmdirOptions, validateSymlinkType,
+  validateStringAfterArrayBufferView, validateAbortSignal, validateRmdirOptions, validateSymlinkType, validateOneOf, kSymlinkTypes,
   isArrayBufferView, kWriteFileMaxChunkSize, O, type FsOptions,
 } from './validate.js';
 
@@ -458,9 +459,11 @@ export function symlink(target: Path, path: Path, type?: string | null): Promise
   const r = rt();
   if (r === null) return nodeFsp.symlink(target, path, type);
   try {
+    // Which rule, and checked before or after the paths: compat.ts.
+    if (symlinkTypeFirst) validateOneOf(type, 'type', kSymlinkTypes);
     const t = getValidatedPath(target, 'target');
     const p = getValidatedPath(path);
-    validateSymlinkType(typeof type === 'string' ? type : null);
+    if (!symlinkTypeFirst) validateSymlinkType(typeof type === 'string' ? type : null);
     return pathOp(r, 'symlink', t, p, t, p, (s, at, pa, pb) => prep.prep_symlinkat(s, at, pa, abi.AT_FDCWD, pb)).then(toVoid);
   } catch (e) {
     return Promise.reject(e);
