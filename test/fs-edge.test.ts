@@ -456,6 +456,26 @@ test('delegated calls behave as node (they are node)', { skip }, async () => {
   await same('rm dir', std, (api, d) => api.rm(path.join(d, 'dir')));
 });
 
+/**
+ * A node binary that uid `uid` can run: this one, or a hard link (else a
+ * copy) in a world-readable directory when this one sits somewhere closed to
+ * others (npx's cache under a 0700 /root, as when testing on Node 24).
+ */
+function nodeForUid(uid: number): string {
+  if (!spawnSync(process.execPath, ['-e', ''], { uid, gid: uid }).error) return process.execPath;
+  const dir = tmpDir('node');
+  roots.push(dir);
+  fs.chmodSync(dir, 0o755);
+  const bin = path.join(dir, 'node');
+  try {
+    fs.linkSync(process.execPath, bin);
+  } catch {
+    fs.copyFileSync(process.execPath, bin);
+    fs.chmodSync(bin, 0o755);
+  }
+  return bin;
+}
+
 test('permission denied (chmod 000) as a non-root user, in a child process', { skip }, async (t) => {
   if (process.getuid?.() !== 0) {
     t.skip('needs root to switch to uid nobody');
@@ -491,7 +511,7 @@ test('permission denied (chmod 000) as a non-root user, in a child process', { s
       }
       console.log(JSON.stringify(out));
     });`;
-  const r = spawnSync(process.execPath, ['-e', script], { uid: 65534, gid: 65534, encoding: 'utf8', cwd: '/tmp' });
+  const r = spawnSync(nodeForUid(65534), ['-e', script], { uid: 65534, gid: 65534, encoding: 'utf8', cwd: '/tmp' });
   assert.equal(r.status, 0, r.stderr);
   const rows = JSON.parse(r.stdout) as [string, string][];
   let denied = 0;
