@@ -116,6 +116,53 @@ test('readFile: sizes around the chain reads, encodings, flags, errors', { skip 
   await same('readFile procfs version', std, (api) => api.readFile('/proc/version', 'utf8'));
 });
 
+test('readFile into options.buffer (taken on Node 24, ignored on Node 20, like node)', { skip }, async () => {
+  type Opts = Record<string, unknown>;
+  // The result, and whether it lies in the caller's memory.
+  const into = (api: Api, p: string | (() => Promise<nodeFsp.FileHandle>), make: () => Opts) => async () => {
+    const o = make();
+    const fh = typeof p === 'string' ? null : await p();
+    try {
+      const r = await (fh ? fh.readFile(o as never) : api.readFile(p as string, o as never));
+      const mine = typeof o.buffer === 'function' ? (o as { last?: ArrayBufferView }).last : (o.buffer as ArrayBufferView | undefined);
+      return [shape(r), typeof r !== 'string' && mine !== undefined && r.buffer === mine.buffer];
+    } finally {
+      await fh?.close();
+    }
+  };
+  const fn = (mk: (n: number) => unknown) => (): Opts => {
+    const o: Opts = {};
+    o.buffer = (n: number) => (o.last = mk(n) as ArrayBufferView);
+    return o;
+  };
+  const cases: [string, string, () => Opts][] = [
+    ['fits', 'f', () => ({ buffer: Buffer.alloc(100) })],
+    ['exact', 'f', () => ({ buffer: Buffer.alloc(12) })],
+    ['too small', 'f', () => ({ buffer: Buffer.alloc(5) })],
+    ['utf8', 'f', () => ({ buffer: new Uint8Array(64), encoding: 'utf8' })],
+    ['dataview', 'f', () => ({ buffer: new DataView(new ArrayBuffer(40), 4, 20) })],
+    ['function', 'f', fn((n) => Buffer.alloc(n))],
+    ['function bad', 'f', fn(() => 'x')],
+    ['number', 'f', () => ({ buffer: 5 })],
+    ['null', 'f', () => ({ buffer: null })],
+    ['empty file', 'empty', () => ({ buffer: Buffer.alloc(0) })],
+    ['big', 'big', () => ({ buffer: Buffer.alloc(300 * KiB) })],
+    ['missing', 'nope', () => ({ buffer: Buffer.alloc(10) })],
+    ['dir', 'dir', () => ({ buffer: Buffer.alloc(10) })],
+    ['aborted', 'f', () => ({ buffer: Buffer.alloc(100), signal: AbortSignal.abort() })],
+    ['encoding buffer', 'f', () => ({ buffer: Buffer.alloc(100), encoding: 'buffer' })],
+  ];
+  for (const [label, name, make] of cases) {
+    await same(`readFile buffer ${label}`, std, (api, d) => into(api, path.join(d, name), make)());
+    if (name !== 'nope') {
+      await same(`fh.readFile buffer ${label}`, std, (api, d) => into(api, () => api.open(path.join(d, name)), make)());
+    }
+  }
+  // Unknown size (procfs): read until the buffer is full, then EOF must follow.
+  await same('readFile buffer procfs fits', std, (api) => into(api, '/proc/version', () => ({ buffer: Buffer.alloc(4096) }))());
+  await same('readFile buffer procfs too small', std, (api) => into(api, '/proc/version', () => ({ buffer: Buffer.alloc(10) }))());
+});
+
 test('readFile: larger than 2 GiB fails like node (sparse file)', { skip }, async () => {
   await same('readFile huge', (d) => {
     const fd = fs.openSync(path.join(d, 'huge'), 'w');
@@ -180,12 +227,12 @@ test('stat / lstat: objects identical to node on the same path', { skip }, async
   const t = twin(std);
   for (const n of ['f', 'dir', 'lnk', 'dangling', 'empty', 'nope', 'f/x', '', '.']) {
     for (const fn of ['stat', 'lstat'] as const) {
-      for (const opts of [undefined, { bigint: true }, { bigint: false }, {}]) {
+      for (const opts of [undefined, { bigint: true }, { bigint: false }, {}, { throwIfNoEntry: false }, { throwIfNoEntry: true }, { throwIfNoEntry: 0 }, { bigint: true, throwIfNoEntry: false }]) {
         const p = path.join(t.a, n);
-        const a = await capture(() => nodeFsp[fn](p, opts));
-        const b = await capture(() => U[fn](p, opts));
+        const a = await capture(() => nodeFsp[fn](p, opts as never));
+        const b = await capture(() => U[fn](p, opts as never));
         assert.deepStrictEqual(b, a, `${fn} ${n} ${JSON.stringify(opts)}`);
-        if (a.ok) {
+        if (a.ok && a.value !== undefined) {
           assert.equal(Object.getPrototypeOf(b.value), Object.getPrototypeOf(a.value));
           assert.equal((b.value as fs.Stats).isFile(), (a.value as fs.Stats).isFile());
         }
@@ -454,6 +501,11 @@ test('delegated calls behave as node (they are node)', { skip }, async () => {
   await same('rm', std, (api, d) => api.rm(path.join(d, 'dir'), { recursive: true }));
   await same('rm force', std, (api, d) => api.rm(path.join(d, 'nope'), { force: true }));
   await same('rm dir', std, (api, d) => api.rm(path.join(d, 'dir')));
+});
+
+test('every name node:fs/promises exports, uring exports too', () => {
+  const missing = Object.keys(nodeFsp).filter((k) => k !== 'default' && !(k in uring));
+  assert.deepStrictEqual(missing, []);
 });
 
 /**

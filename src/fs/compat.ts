@@ -8,6 +8,7 @@
 // is followed as it behaves.
 
 import * as fs from 'node:fs';
+import * as nodeFsp from 'node:fs/promises';
 
 /** An fd that can never be open: the kernel caps RLIMIT_NOFILE below 2^31 - 64 (fs.nr_open). */
 const NEVER_OPEN_FD = 2 ** 31 - 1;
@@ -51,3 +52,26 @@ export const readPositionChecked: boolean =
  */
 export const symlinkTypeFirst: boolean =
   messageOf(() => fs.symlinkSync('', '\u0000', 'bogus' as 'file')).includes("'type'");
+
+/**
+ * readFile() takes `options.buffer` (a buffer, or a function of the file size
+ * returning one) and reads the file into it. readFileSync shares the check,
+ * and makes it before touching the path, which here could never be opened.
+ */
+export const readFileIntoBuffer: boolean =
+  codeOf(() => fs.readFileSync('\u0000', { buffer: 0 } as never)) === 'ERR_INVALID_ARG_TYPE';
+
+let statNoThrow: Promise<boolean> | undefined;
+
+/**
+ * Whether stat() honours `throwIfNoEntry: false` (resolves undefined on
+ * ENOENT/ENOTDIR). No synchronous call shares that rule (statSync has had it
+ * for years), so node's own stat() is asked, once, the first time it matters.
+ */
+export function statHonoursThrowIfNoEntry(): Promise<boolean> {
+  statNoThrow ??= nodeFsp.stat('', { throwIfNoEntry: false } as never).then(
+    (r) => r === undefined,
+    () => false,
+  );
+  return statNoThrow;
+}
