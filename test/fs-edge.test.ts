@@ -182,8 +182,11 @@ test('readFile: a FIFO is read to EOF, across the chain and the continuation', {
     // A writer that writes in pieces with pauses, so reads come back short.
     const writer = `const fs=require('fs');const fd=fs.openSync(${JSON.stringify(p)},'w');const b=fs.readFileSync(${JSON.stringify(path.join(d, 'payload'))});let o=0;const step=()=>{if(o>=b.length){fs.closeSync(fd);return}const n=Math.min(1000+o%7000,b.length-o);fs.writeSync(fd,b,o,n);o+=n;setTimeout(step,o<20000?5:0)};step();`;
     const child = (await import('node:child_process')).spawn(process.execPath, ['-e', writer], { stdio: 'ignore' });
+    // Listen before reading: the child may exit before the read settles, and
+    // a missed 'exit' would leave nothing keeping the event loop alive.
+    const exited = new Promise((r) => child.on('exit', r));
     const got = await api.readFile(p);
-    await new Promise((r) => child.on('exit', r));
+    await exited;
     assert.equal(Buffer.compare(got, payload), 0, `FIFO content via ${api === nodeFsp ? 'node' : 'uring'}`);
   }
 });
