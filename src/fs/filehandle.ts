@@ -24,8 +24,9 @@ import { fileClosedError, ERR_INVALID_ARG_VALUE, ERR_INVALID_STATE } from './err
 import {
   isArrayBufferView, validateObject, kValidateObjectAllowNullable, validateBuffer, validateInteger,
   validateOffsetLengthRead, validateOffsetLengthWrite, validateStringAfterArrayBufferView, validateEncoding,
-  validateBufferArray, normalizeEncoding,
+  validateBufferArray, normalizeEncoding, validatePosition, readPosition, fastPosition, ringPosition,
 } from './validate.js';
+import { readPositionChecked } from './compat.js';
 import { statsFrom } from './stats.js';
 import { readLoop } from './readfile.js';
 
@@ -89,9 +90,9 @@ function readResult(bytesRead: number, buffer: unknown): ReadResult<ArrayBufferV
   return r;
 }
 
-/** Position argument as the binding takes it: a safe integer >= 0, else the file position (-1). */
-function readPosition(position: unknown): number {
-  return Number.isSafeInteger(position) && (position as number) >= 0 ? (position as number) : -1;
+/** node's fs.read at a bigint position: bytes read. */
+function fsRead(fd: number, b: Buffer, len: number, pos: bigint): Promise<number> {
+  return new Promise((resolve, reject) => fs.read(fd, b, 0, len, pos, (e, n) => (e ? reject(e) : resolve(n))));
 }
 
 const fchmod = promisify(fs.fchmod);
@@ -198,13 +199,14 @@ export class FileHandle extends EventEmitter {
   read<T extends ArrayBufferView = Buffer>(buffer?: T | { buffer?: T; offset?: number; length?: number; position?: number | bigint | null } | null, offset?: number | null | { offset?: number; length?: number; position?: number | bigint | null }, length?: number | null, position?: number | bigint | null): Promise<ReadResult<T>> {
     // Fast path: read(buffer, offset, length, position) with plain valid
     // numbers, which passes node's checks unchanged.
+    const pos = fastPosition(position);
     if (
       typeof offset === 'number' && typeof length === 'number' && isArrayBufferView(buffer) &&
       (offset | 0) === offset && offset >= 0 && (length | 0) === length && length > 0 &&
-      offset + length <= buffer.byteLength && this.#fd !== -1 && length <= MAX_IO
+      offset + length <= buffer.byteLength && this.#fd !== -1 && length <= MAX_IO && pos === pos
     ) {
       this.#refs++;
-      return this.#submitRead(buffer, offset, length, readPosition(position)) as Promise<ReadResult<T>>;
+      return this.#submitRead(buffer, offset, length, pos) as Promise<ReadResult<T>>;
     }
     return this.#readSlow(buffer, offset, length, position) as Promise<ReadResult<T>>;
   }
@@ -243,6 +245,12 @@ export class FileHandle extends EventEmitter {
       if (off == null) off = 0;
       else validateInteger(off, 'offset', 0);
       len ??= buf.byteLength - (off as number);
+      // Validated before the length checks, as node does (compat.ts).
+      let at: number | bigint = -1;
+      if (readPositionChecked && pos != null) {
+        validatePosition(pos, 'position', len);
+        at = pos;
+      }
       if (len === 0) {
         this[kUnref]();
         return Promise.resolve(readResult(0, buf));
@@ -250,9 +258,10 @@ export class FileHandle extends EventEmitter {
       if (buf.byteLength === 0) throw ERR_INVALID_ARG_VALUE('buffer', buf, 'is empty and cannot be written');
       validateOffsetLengthRead(off as number, len as number, buf.byteLength);
       const n = (len as number) | 0;
-      const at0 = readPosition(pos);
-      if (n > MAX_IO) return this.#bigRead(buf, off as number, n, at0);
-      return this.#submitRead(buf, off as number, n, at0);
+      if (!readPositionChecked) at = readPosition(pos);
+      const ringAt = ringPosition(at);
+      if (n > MAX_IO || ringAt !== ringAt) return this.#readPieces(buf, off as number, n, ringAt === ringAt ? ringAt : at);
+      return this.#submitRead(buf, off as number, n, ringAt);
     } catch (e) {
       this[kUnref]();
       return Promise.reject(e);
@@ -323,26 +332,33 @@ export class FileHandle extends EventEmitter {
     );
   }
 
-  /** A read larger than MAX_IO: sequential pieces, stopping at a short one. */
-  async #bigRead(buf: ArrayBufferView, off: number, len: number, pos: number): Promise<ReadResult<ArrayBufferView>> {
+  /**
+   * A read in sequential pieces of pool memory, stopping at a short one:
+   * larger than MAX_IO, or at a bigint position past 2^53, which node's own
+   * fs.read serves (the ring's offsets are numbers; no file has data there
+   * in practice, but the answer must still be node's).
+   */
+  async #readPieces(buf: ArrayBufferView, off: number, len: number, pos: number | bigint): Promise<ReadResult<ArrayBufferView>> {
     let total = 0;
+    const size = Math.min(MAX_IO, len);
     try {
-      const wait = this.rt.acquireBig(MAX_IO);
-      if (wait) await wait;
-      const mem = this.rt.get(MAX_IO);
-      try {
-        while (total < len) {
-          const want = Math.min(MAX_IO, len - total);
-          const n = await this.rt.read(this.#fd, mem, 0, want, pos < 0 ? -1 : pos + total);
-          const room = Math.min(n, buf.byteLength - off - total);
-          if (room > 0) new Uint8Array(buf.buffer, buf.byteOffset + off + total, room).set(mem.buf.subarray(0, room));
-          total += n;
-          if (n < want) break;
+      await withBig(this.rt, size, async () => {
+        const mem = this.rt.get(size);
+        try {
+          while (total < len) {
+            const want = Math.min(size, len - total);
+            const n = typeof pos === 'bigint'
+              ? await fsRead(this.#fd, mem.buf, want, pos + BigInt(total))
+              : await this.rt.read(this.#fd, mem, 0, want, pos < 0 ? -1 : pos + total);
+            const room = Math.min(n, buf.byteLength - off - total);
+            if (room > 0) new Uint8Array(buf.buffer, buf.byteOffset + off + total, room).set(mem.buf.subarray(0, room));
+            total += n;
+            if (n < want) break;
+          }
+        } finally {
+          this.rt.put(mem);
         }
-      } finally {
-        this.rt.put(mem);
-        this.rt.releaseBig(MAX_IO);
-      }
+      });
     } finally {
       this[kUnref]();
     }

@@ -15,9 +15,11 @@ import { readFileChain } from './readfile.js';
 import { FileHandle, setHandleFileOps } from './filehandle.js';
 import { statsFrom } from './stats.js';
 import { abortError, ERR_UNKNOWN_ENCODING } from './errors.js';
+import { symlinkTypeFirst, readFileIntoBuffer, statHonoursThrowIfNoEntry } from './compat.js';
+import { readFileIntoUserBuffer, validateReadFileBufferOptions } from './readfile-buffer.js';
 import {
   getOptions, getValidatedPath, pathText, stringToFlags, parseFileMode, validateBoolean, validateInteger,
-  validateStringAfterArrayBufferView, validateAbortSignal, validateRmdirOptions, validateSymlinkType,
+  validateStringAfterArrayBufferView, validateAbortSignal, validateRmdirOptions, validateSymlinkType, validateOneOf, kSymlinkTypes,
   isArrayBufferView, kWriteFileMaxChunkSize, O, type FsOptions,
 } from './validate.js';
 
@@ -49,9 +51,11 @@ export function readFile(path: Path | FileHandle, options?: unknown): Promise<Bu
       return readFileChain(r, path, path, O.O_RDONLY, undefined, undefined);
     }
     const o = getOptions(options, READFILE_DEFAULTS);
+    if (readFileIntoBuffer) validateReadFileBufferOptions(o);
     const flag = o.flag || 'r';
     if (path instanceof FileHandle) return readFileHandle(path, o);
     checkAborted(o.signal);
+    if (readFileIntoBuffer && o.buffer !== undefined) return readFileOpened(path, flag, o);
     const p = getValidatedPath(path);
     const flags = stringToFlags(flag);
     return readFileChain(r, p, pathText(p), flags, o.encoding, o.signal);
@@ -61,10 +65,25 @@ export function readFile(path: Path | FileHandle, options?: unknown): Promise<Bu
 }
 
 async function readFileHandle(fh: FileHandle, o: FsOptions): Promise<Buffer | string> {
-  checkAborted(o.signal);
   // node builds a StringDecoder(encoding) first, which refuses 'buffer'.
   if (o.encoding === 'buffer') throw ERR_UNKNOWN_ENCODING('buffer');
+  if (readFileIntoBuffer && o.buffer !== undefined) return readFileIntoUserBuffer(fh, o);
+  checkAborted(o.signal);
   return fh.readAll(o.encoding, o.signal);
+}
+
+/** readFile(path) the way node does it: open, read through the handle, close (an op's error wins). */
+async function readFileOpened(path: Path, flag: string | number, o: FsOptions): Promise<Buffer | string> {
+  const fh = await open(path, flag, 0o666);
+  let result: Buffer | string;
+  try {
+    result = await readFileHandle(fh, o);
+  } catch (opError) {
+    await fh.close().catch(() => {});
+    throw opError;
+  }
+  await fh.close();
+  return result;
 }
 
 // --------------------------------------------------------------- writeFile
@@ -310,6 +329,7 @@ setHandleFileOps(
   (fh, options) => {
     try {
       const o = getOptions(options, READFILE_DEFAULTS);
+      if (readFileIntoBuffer) validateReadFileBufferOptions(o);
       return readFileHandle(fh, o);
     } catch (e) {
       return Promise.reject(e);
@@ -366,20 +386,29 @@ function pathOp(
 
 function toVoid(): void {}
 
-export function stat(path: Path, options: { bigint?: boolean } = { bigint: false }): Promise<Stats | BigIntStats> {
+interface StatOpts {
+  bigint?: boolean;
+  /** false: a missing path resolves undefined, on a Node whose stat() does that (compat.ts). */
+  throwIfNoEntry?: boolean;
+}
+
+export function stat(path: Path, options: StatOpts & { throwIfNoEntry: false }): Promise<Stats | BigIntStats | undefined>;
+export function stat(path: Path, options?: StatOpts): Promise<Stats | BigIntStats>;
+export function stat(path: Path, options: StatOpts = { bigint: false }): Promise<Stats | BigIntStats | undefined> {
   return statImpl(path, options, 'stat', 0);
 }
 
 export function lstat(path: Path, options: { bigint?: boolean } = { bigint: false }): Promise<Stats | BigIntStats> {
-  return statImpl(path, options, 'lstat', abi.AT_SYMLINK_NOFOLLOW);
+  return statImpl(path, options, 'lstat', abi.AT_SYMLINK_NOFOLLOW) as Promise<Stats | BigIntStats>; // no throwIfNoEntry
 }
 
-function statImpl(path: Path, options: { bigint?: boolean }, syscall: 'stat' | 'lstat', flags: number): Promise<Stats | BigIntStats> {
+function statImpl(path: Path, options: StatOpts, syscall: 'stat' | 'lstat', flags: number): Promise<Stats | BigIntStats | undefined> {
   const r = rt();
   if (r === null) return nodeFsp[syscall](path, options as never);
   try {
     const p = getValidatedPath(path);
     const bigint = !!options.bigint;
+    const noThrow = syscall === 'stat' && options.throwIfNoEntry === false;
     const pm = r.pathMem(p);
     const out = r.get(256);
     return r.statx(abi.AT_FDCWD, pm, flags, out, syscall, pathText(p)).then(
@@ -392,12 +421,26 @@ function statImpl(path: Path, options: { bigint?: boolean }, syscall: 'stat' | '
       (e) => {
         r.put(out);
         r.put(pm);
+        if (noThrow && isNoEntry(e)) return statNoEntry(e);
         throw e;
       },
     );
   } catch (e) {
     return Promise.reject(e);
   }
+}
+
+function isNoEntry(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+/** stat(missing, { throwIfNoEntry: false }): undefined if node's stat() says so, else the error. */
+function statNoEntry(e: unknown): Promise<undefined> {
+  return statHonoursThrowIfNoEntry().then((honoured) => {
+    if (honoured) return undefined;
+    throw e;
+  });
 }
 
 export function unlink(path: Path): Promise<void> {
@@ -458,9 +501,11 @@ export function symlink(target: Path, path: Path, type?: string | null): Promise
   const r = rt();
   if (r === null) return nodeFsp.symlink(target, path, type);
   try {
+    // Which rule, and checked before or after the paths: compat.ts.
+    if (symlinkTypeFirst) validateOneOf(type, 'type', kSymlinkTypes);
     const t = getValidatedPath(target, 'target');
     const p = getValidatedPath(path);
-    validateSymlinkType(typeof type === 'string' ? type : null);
+    if (!symlinkTypeFirst) validateSymlinkType(typeof type === 'string' ? type : null);
     return pathOp(r, 'symlink', t, p, t, p, (s, at, pa, pb) => prep.prep_symlinkat(s, at, pa, abi.AT_FDCWD, pb)).then(toVoid);
   } catch (e) {
     return Promise.reject(e);
@@ -566,3 +611,10 @@ export const lutimes = nodeFsp.lutimes;
 export const statfs = nodeFsp.statfs;
 export const watch = nodeFsp.watch;
 export const constants = nodeFsp.constants;
+// Only in newer node:fs/promises (Node 24 has both, Node 20 neither):
+// undefined on a Node without them, as `fsPromises.glob` is there (an ES
+// module cannot export a name conditionally). Typed loosely: the @types/node
+// we build with predates them.
+type Newer = Partial<Record<'glob' | 'mkdtempDisposable', (...args: unknown[]) => unknown>>;
+export const glob = (nodeFsp as unknown as Newer).glob;
+export const mkdtempDisposable = (nodeFsp as unknown as Newer).mkdtempDisposable;

@@ -1,11 +1,13 @@
-// Argument validation, ported from Node 20's lib/internal/validators.js and
+// Argument validation, ported from Node's lib/internal/validators.js and
 // lib/internal/fs/utils.js so that bad arguments fail with the very errors
-// node:fs/promises throws (same class, code and message).
+// node:fs/promises throws (same class, code and message). Where Node 20 and
+// Node 24 differ, both rules are here; compat.ts says which one applies.
 
 import { constants as C } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { types } from 'node:util';
 import { ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_OUT_OF_RANGE, ERR_FS_INVALID_SYMLINK_TYPE } from './errors.js';
+import { readPositionChecked } from './compat.js';
 
 export const kIoMaxLength = 2 ** 31 - 1;
 export const kReadFileBufferLength = 512 * 1024;
@@ -218,12 +220,60 @@ export function validateStringAfterArrayBufferView(buffer: unknown, name: string
   if (typeof buffer !== 'string') throw ERR_INVALID_ARG_TYPE(name, ['string', 'Buffer', 'TypedArray', 'DataView'], buffer);
 }
 
-/** utils.js stringToSymlinkType (the flags only matter on Windows). */
+/** validators.js validateOneOf. */
+export function validateOneOf(value: unknown, name: string, oneOf: readonly unknown[]): void {
+  if (!oneOf.includes(value)) {
+    const allowed = oneOf.map((v) => (typeof v === 'string' ? `'${v}'` : String(v))).join(', ');
+    throw ERR_INVALID_ARG_VALUE(name, value, `must be one of: ${allowed}`);
+  }
+}
+
+export const kSymlinkTypes: readonly unknown[] = ['dir', 'file', 'junction', null, undefined];
+
+/** Node 20's utils.js stringToSymlinkType (the flags only matter on Windows); see compat.ts. */
 export function validateSymlinkType(type: unknown): void {
   if (typeof type === 'string' && type !== 'dir' && type !== 'junction' && type !== 'file') {
     throw ERR_FS_INVALID_SYMLINK_TYPE(type);
   }
 }
+
+/** utils.js validatePosition, the rule with -1 and `length` (compat.ts readPositionChecked). */
+export function validatePosition(position: unknown, name: string, length: unknown): asserts position is number | bigint {
+  if (typeof position === 'number') {
+    validateInteger(position, name, -1);
+  } else if (typeof position === 'bigint') {
+    // BigInt() of a non-integer length throws as node's does.
+    const maxPosition = 2n ** 63n - 1n - BigInt(length as number);
+    if (!(position >= -1n && position <= maxPosition)) {
+      throw ERR_OUT_OF_RANGE(name, `>= -1 && <= ${maxPosition}`, position);
+    }
+  } else {
+    throw ERR_INVALID_ARG_TYPE(name, ['integer', 'bigint'], position);
+  }
+}
+
+/**
+ * A position as the binding takes it, by the older rule (and readv's, on
+ * every Node): a safe integer >= 0, else the file position (-1).
+ */
+export function readPosition(position: unknown): number {
+  return Number.isSafeInteger(position) && (position as number) >= 0 ? (position as number) : -1;
+}
+
+/** read()'s position on the fast path, or NaN when only the slow path's validation can say (compat.ts). */
+export function fastPosition(position: unknown): number {
+  if (!readPositionChecked) return readPosition(position);
+  if (position == null) return -1;
+  return Number.isSafeInteger(position) && (position as number) >= -1 ? (position as number) : NaN;
+}
+
+/** A validated position as the ring takes it, or NaN past 2^53 (a bigint the ring's number offsets cannot carry). */
+export function ringPosition(position: number | bigint): number {
+  if (typeof position === 'number') return position;
+  return position <= MAX_SAFE_BIG ? Number(position) : NaN;
+}
+
+const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
 
 const defaultRmdirOptions = { retryDelay: 100, maxRetries: 0, recursive: false };
 
