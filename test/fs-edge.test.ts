@@ -506,9 +506,14 @@ test('delegated calls behave as node (they are node)', { skip }, async () => {
   await same('rm dir', std, (api, d) => api.rm(path.join(d, 'dir')));
 });
 
-test('every name node:fs/promises exports, uring exports too', () => {
+test('every name node:fs/promises exports, uring exports too, and in its default export', () => {
   const missing = Object.keys(nodeFsp).filter((k) => k !== 'default' && !(k in uring));
   assert.deepStrictEqual(missing, []);
+  const def = uring.default as unknown as Record<string, unknown>;
+  const nodeDef = (nodeFsp as unknown as { default: Record<string, unknown> }).default;
+  assert.deepStrictEqual(Object.keys(nodeDef).filter((k) => !(k in def)), []);
+  assert.equal(def.readFile, uring.readFile);
+  assert.equal(def.open, uring.open);
 });
 
 /**

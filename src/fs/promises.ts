@@ -22,6 +22,7 @@ import {
   validateStringAfterArrayBufferView, validateAbortSignal, validateRmdirOptions, validateSymlinkType, validateOneOf, kSymlinkTypes,
   isArrayBufferView, kWriteFileMaxChunkSize, O, type FsOptions,
 } from './validate.js';
+import * as self from './promises.js';
 
 export { FileHandle };
 
@@ -618,3 +619,14 @@ export const constants = nodeFsp.constants;
 type Newer = Partial<Record<'glob' | 'mkdtempDisposable', (...args: unknown[]) => unknown>>;
 export const glob = (nodeFsp as unknown as Newer).glob;
 export const mkdtempDisposable = (nodeFsp as unknown as Newer).mkdtempDisposable;
+
+/**
+ * As node:fs/promises's default export: every function above in one plain
+ * object, for `import fs from 'uring/...'`-style code ported from node.
+ * Built from the module's own namespace, after every binding above exists.
+ */
+const api: Record<string, unknown> = {};
+// Reflect.ownKeys, not Object.keys: the latter reads every binding, and
+// `default` is still uninitialized here.
+for (const k of Reflect.ownKeys(self)) if (typeof k === 'string' && k !== 'default') api[k] = (self as Record<string, unknown>)[k];
+export default api;
