@@ -25,6 +25,8 @@ const SKIP_BIT = 1 << 30;
 const SOFT_BIT = 1 << 29;
 const MEMBER_MASK = SOFT_BIT - 1;
 const ECANCELED = -125;
+/** Empty reaps in a row after which idle() stops believing the ring's task-work flag. */
+const IDLE_EMPTY_LOOKS = 8;
 
 export type JobDone = (job: Job) => unknown;
 
@@ -117,6 +119,8 @@ export interface ExecutorStats {
   staged: number;
   /** CQEs rejected as unknown, stale or malformed (S6). */
   badCqes: number;
+  /** Times the ring kept announcing task work that never came (a stale IORING_SQ_TASKRUN). */
+  staleWakeups: number;
 }
 
 export class Executor {
@@ -145,7 +149,7 @@ export class Executor {
   private dead = false;
   private quiesced: (() => void) | null = null;
   readonly counters: Omit<ExecutorStats, 'inflight' | 'staged'> = {
-    submitted: 0, enters: 0, reaped: 0, maxBatch: 0, badCqes: 0,
+    submitted: 0, enters: 0, reaped: 0, maxBatch: 0, badCqes: 0, staleWakeups: 0,
   };
 
   constructor(backend: Backend) {
@@ -340,12 +344,33 @@ export class Executor {
 
   /** Re-arms wakeups before going idle; drains again if work slipped in. */
   private idle(): void {
-    for (let i = 0; this.backend.arm(); i++) {
-      assert(i < 1_000_000, 'completions never stop arriving');
+    for (let empty = 0; this.backend.arm(); ) {
       this.backend.reap();
-      this.drain();
+      if (this.drain() > 0) empty = 0;
+      else if (++empty === IDLE_EMPTY_LOOKS) {
+        // The kernel can leave IORING_SQ_TASKRUN set with no task work
+        // behind it: it raises the flag just after queueing the work, and
+        // our enter may have run that work in between. arm() would then
+        // say "look again" forever. Stop looking: a completion that comes
+        // later still signals the eventfd, and the recheck covers task work
+        // that posts no CQE.
+        this.backend.arm();
+        this.recheckLater();
+        break;
+      }
     }
     this.updateRef();
+  }
+
+  private recheck: NodeJS.Timeout | null = null;
+
+  private recheckLater(): void {
+    this.counters.staleWakeups++;
+    if (this.recheck || this.inflight === 0) return;
+    this.recheck = setTimeout(() => {
+      this.recheck = null;
+      if (!this.dead) this.onReady();
+    }, 1);
   }
 
   /** How many staged SQEs fit now, never splitting a chain. */
@@ -596,6 +621,7 @@ export class Executor {
     if (this.inflight > 0) await this.quiesce();
     this.updateRef();
     this.dead = true;
+    if (this.recheck) clearTimeout(this.recheck);
     this.backend.destroy();
   }
 
