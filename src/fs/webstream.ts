@@ -3,11 +3,20 @@
 // holds a reference while the stream is open, so close() waits for it;
 // closing the handle ends the stream at its next pull.
 
-import { ReadableStream, type ReadableByteStreamController } from 'node:stream/web';
+import type { ReadableStream, ReadableByteStreamController } from 'node:stream/web';
 import type { FileHandle } from './filehandle.js';
 import { validateString } from './validate.js';
 
 const CHUNK = 16384; // node's autoAllocateChunkSize
+
+/**
+ * node:stream/web's class, taken from the global when first needed: importing
+ * node:stream/web up front costs every user ~20 ms at startup for a method
+ * few call. The global is the same class.
+ */
+function webStreamClass(): typeof ReadableStream {
+  return (globalThis as unknown as { ReadableStream: typeof ReadableStream }).ReadableStream;
+}
 
 /**
  * Node before 22 streams ArrayBuffer chunks unless asked for type 'bytes'
@@ -40,7 +49,7 @@ export function byteStream(fh: FileHandle, type: unknown, release: () => void): 
     }
   };
   if (ARRAYBUFFER_CHUNKS && type !== 'bytes') return arrayBufferStream(read, done);
-  return new ReadableStream({
+  return new (webStreamClass())({
     type: 'bytes',
     autoAllocateChunkSize: CHUNK,
     async pull(controller: ReadableByteStreamController) {
@@ -57,7 +66,7 @@ export function byteStream(fh: FileHandle, type: unknown, release: () => void): 
 }
 
 function arrayBufferStream(read: (view: Uint8Array) => Promise<number>, done: () => void): ReadableStream<ArrayBuffer> {
-  return new ReadableStream<ArrayBuffer>({
+  return new (webStreamClass())<ArrayBuffer>({
     async pull(controller) {
       const view = new Uint8Array(CHUNK);
       const n = await read(view);
