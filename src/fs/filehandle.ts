@@ -635,6 +635,22 @@ function stringEncoding(enc: unknown): BufferEncoding {
   return (normalizeEncoding(enc) ?? 'utf8') as BufferEncoding;
 }
 
+/** Runs `op` on a handle opened for one call, then closes it; the op's error wins over close's (node's way). */
+export async function closeAfter(fh: FileHandle, op: () => Promise<void>): Promise<void> {
+  let opError: unknown = null;
+  try {
+    await op();
+  } catch (e) {
+    opError = e;
+  }
+  try {
+    await fh.close();
+  } catch (closeError) {
+    if (opError === null) throw closeError;
+  }
+  if (opError !== null) throw opError;
+}
+
 // Set by promises.ts (they share node's top-level readFile/writeFile logic).
 let readFileFromHandle: (fh: FileHandle, options: unknown) => Promise<Buffer | string>;
 let writeFileToHandle: (fh: FileHandle, data: unknown, options: unknown) => Promise<void>;
