@@ -20,7 +20,8 @@ import * as abi from '../ring/abi.js';
 import * as prep from '../ring/prep.js';
 import { errnoError } from '../errors.js';
 import { type FsRuntime, type Mem, type Abortable, O_CLOEXEC, watchAbort, unwatchAbort, EBADF, BIG_OP } from './runtime.js';
-import { FileHandle, closeAfter } from './filehandle.js';
+import { FileHandle } from './filehandle.js';
+import { closeAfter } from './handle-io.js';
 import { abortError, checkAborted } from './errors.js';
 import {
   getValidatedPath, pathText, stringToFlags, parseFileMode, validateBoolean, validateStringAfterArrayBufferView,
