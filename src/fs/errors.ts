@@ -196,6 +196,11 @@ export function abortError(signal: AbortSignal | undefined): Error {
   return new NodeAbortError(undefined, { cause: signal?.reason });
 }
 
+/** node's checkAborted: throws the AbortError once `signal` has fired. */
+export function checkAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw abortError(signal);
+}
+
 /** FileHandle methods after close(): Node's plain Error with code EBADF. */
 export function fileClosedError(syscall: string): Error {
   const err = new Error('file closed') as Error & { code: string; syscall: string };

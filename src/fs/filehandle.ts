@@ -7,6 +7,11 @@
 // state (no closure per op), a pooled 4 KiB chunk, and a copy into the
 // caller's buffer at completion if that buffer still has room (S1: a
 // detached or shrunk buffer just gets fewer bytes, never a stray write).
+//
+// This file is the handle's state (descriptor, references, fixed-file slot)
+// and its ops; node's argument rules are in handle-args.ts, and the pieces
+// that need no private state (read()'s job and completion, the result
+// objects, the fs shim under its streams) in handle-io.ts.
 
 import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
@@ -15,22 +20,19 @@ import { createInterface, type Interface } from 'node:readline';
 import { AsyncResource } from 'node:async_hooks';
 import type { ReadableStream } from 'node:stream/web';
 import { byteStream, checkStreamType } from './webstream.js';
-import { Job } from '../executor.js';
 import * as abi from '../ring/abi.js';
 import * as prep from '../ring/prep.js';
 import { errnoError } from '../errors.js';
-import { type FsRuntime, type Mem, withBig, BIG_OP } from './runtime.js';
-import { fileClosedError, ERR_INVALID_ARG_VALUE, ERR_INVALID_STATE } from './errors.js';
-import {
-  isArrayBufferView, validateObject, kValidateObjectAllowNullable, validateBuffer, validateInteger,
-  validateOffsetLengthRead, validateOffsetLengthWrite, validateStringAfterArrayBufferView, validateEncoding,
-  validateBufferArray, normalizeEncoding, validatePosition, readPosition, fastPosition, ringPosition,
-} from './validate.js';
-import { readPositionChecked } from './compat.js';
+import { type FsRuntime, withBig, BIG_OP } from './runtime.js';
+import { fileClosedError, ERR_INVALID_STATE } from './errors.js';
+import { isArrayBufferView, validateInteger, validateBufferArray, readPosition, fastPosition, ringPosition } from './validate.js';
 import { statsFrom } from './stats.js';
 import { readLoop } from './readfile.js';
+import { readArgs, writeArgs, writePosition } from './handle-args.js';
+import { kUnref, ReadJob, readDone, readResult, fsRead, scatter, gather, streamOps, type ReadResult, type WriteResult } from './handle-io.js';
 
-const kUnref = Symbol('kUnref');
+export type { ReadResult, WriteResult };
+
 /** #slot states (>= 0: a registered slot). */
 const SLOT_NONE = -1;
 const SLOT_PENDING = -2;
@@ -41,59 +43,6 @@ const FIXED_AFTER = 16;
 /** Reads and writes larger than this are split (bounded pool use). */
 const MAX_IO = 64 << 20;
 const SymbolAsyncDispose: symbol = (Symbol as unknown as { asyncDispose?: symbol }).asyncDispose ?? Symbol.for('nodejs.asyncDispose');
-
-export interface ReadResult<T> {
-  bytesRead: number;
-  buffer: T;
-}
-export interface WriteResult<T> {
-  bytesWritten: number;
-  buffer: T;
-}
-
-/** One FileHandle.read(): the job is the op's whole state. */
-class ReadJob extends Job {
-  fh!: FileHandle;
-  mem!: Mem;
-  buffer!: ArrayBufferView;
-  offset = 0;
-}
-
-function readDone(j: Job): ReadResult<ArrayBufferView> {
-  const job = j as ReadJob;
-  const res = job.res[0]!;
-  const mem = job.mem;
-  const buffer = job.buffer;
-  if (res > 0 && !job.settled) {
-    // Room left in the caller's buffer now: it may have been detached
-    // (byteLength 0) or resized since the read was submitted.
-    const room = buffer.byteLength - job.offset;
-    const n = res < room ? res : room;
-    if (n > 0) {
-      const src = n === mem.buf.length ? mem.buf : mem.buf.subarray(0, n);
-      if (buffer instanceof Uint8Array) buffer.set(src, job.offset);
-      else new Uint8Array(buffer.buffer, buffer.byteOffset + job.offset, n).set(src);
-    }
-  }
-  const fh = job.fh;
-  fh.rt.put(mem);
-  fh[kUnref]();
-  if (res < 0) throw errnoError(res, 'read');
-  return readResult(res, buffer);
-}
-
-/** node's { __proto__: null, bytesRead, buffer } (built the faster way: the literal form is ~3x slower). */
-function readResult(bytesRead: number, buffer: unknown): ReadResult<ArrayBufferView> {
-  const r = Object.create(null) as ReadResult<ArrayBufferView>;
-  r.bytesRead = bytesRead;
-  r.buffer = buffer as ArrayBufferView;
-  return r;
-}
-
-/** node's fs.read at a bigint position: bytes read. */
-function fsRead(fd: number, b: Buffer, len: number, pos: bigint): Promise<number> {
-  return new Promise((resolve, reject) => fs.read(fd, b, 0, len, pos, (e, n) => (e ? reject(e) : resolve(n))));
-}
 
 const fchmod = promisify(fs.fchmod);
 const fchown = promisify(fs.fchown);
@@ -215,53 +164,14 @@ export class FileHandle extends EventEmitter {
     const closed = this.#ref('read');
     if (closed) return Promise.reject(closed);
     try {
-      let buf = buffer as ArrayBufferView;
-      let off = offset;
-      let len = length;
-      let pos = position;
-      if (!isArrayBufferView(buf)) {
-        if (buffer !== undefined) validateObject(buffer, 'options', kValidateObjectAllowNullable);
-        // ({ buffer = Buffer.alloc(16384), offset = 0, length = buffer.byteLength - offset, position = null } = params ?? {})
-        const o = (buffer ?? {}) as Record<string, unknown>;
-        buf = o.buffer as ArrayBufferView;
-        if (buf === undefined) buf = Buffer.alloc(16384);
-        off = o.offset;
-        if (off === undefined) off = 0;
-        len = o.length;
-        if (len === undefined) len = (buf as { byteLength: number }).byteLength - (off as number);
-        pos = o.position;
-        if (pos === undefined) pos = null;
-        validateBuffer(buf);
-      }
-      if (off !== null && typeof off === 'object') {
-        const o = off as Record<string, unknown>;
-        off = o.offset;
-        if (off === undefined) off = 0;
-        len = o.length;
-        if (len === undefined) len = buf.byteLength - (off as number);
-        pos = o.position;
-        if (pos === undefined) pos = null;
-      }
-      if (off == null) off = 0;
-      else validateInteger(off, 'offset', 0);
-      len ??= buf.byteLength - (off as number);
-      // Validated before the length checks, as node does (compat.ts).
-      let at: number | bigint = -1;
-      if (readPositionChecked && pos != null) {
-        validatePosition(pos, 'position', len);
-        at = pos;
-      }
-      if (len === 0) {
+      const a = readArgs(buffer, offset, length, position);
+      if (a.empty) {
         this[kUnref]();
-        return Promise.resolve(readResult(0, buf));
+        return Promise.resolve(readResult(0, a.buffer));
       }
-      if (buf.byteLength === 0) throw ERR_INVALID_ARG_VALUE('buffer', buf, 'is empty and cannot be written');
-      validateOffsetLengthRead(off as number, len as number, buf.byteLength);
-      const n = (len as number) | 0;
-      if (!readPositionChecked) at = readPosition(pos);
-      const ringAt = ringPosition(at);
-      if (n > MAX_IO || ringAt !== ringAt) return this.#readPieces(buf, off as number, n, ringAt === ringAt ? ringAt : at);
-      return this.#submitRead(buf, off as number, n, ringAt);
+      const ringAt = ringPosition(a.position);
+      if (a.length > MAX_IO || ringAt !== ringAt) return this.#readPieces(a.buffer, a.offset, a.length, ringAt === ringAt ? ringAt : a.position);
+      return this.#submitRead(a.buffer, a.offset, a.length, ringAt);
     } catch (e) {
       this[kUnref]();
       return Promise.reject(e);
@@ -379,13 +289,7 @@ export class FileHandle extends EventEmitter {
       const mem = this.rt.get(total);
       try {
         const n = await this.rt.op('read', (s, at) => prep.prep_read(s, at, fd, mem.addr, total, pos));
-        let done = 0;
-        for (const b of buffers) {
-          if (done >= n) break;
-          const k = Math.min(b.byteLength, n - done);
-          if (k > 0) new Uint8Array(b.buffer, b.byteOffset, k).set(mem.buf.subarray(done, done + k));
-          done += k;
-        }
+        scatter(mem.buf, n, buffers);
         return { __proto__: null, bytesRead: n, buffers } as unknown as { bytesRead: number; buffers: T };
       } finally {
         this.rt.put(mem);
@@ -401,31 +305,8 @@ export class FileHandle extends EventEmitter {
       if ((buffer as unknown as { byteLength?: number } | null | undefined)?.byteLength === 0) {
         return { __proto__: null, bytesWritten: 0, buffer } as unknown as WriteResult<T>;
       }
-      let offset = offsetOrOptions;
-      if (isArrayBufferView(buffer)) {
-        if (typeof offset === 'object') {
-          const o = (offsetOrOptions ?? {}) as Record<string, unknown>;
-          offset = o.offset;
-          if (offset === undefined) offset = 0;
-          length = o.length;
-          if (length === undefined) length = buffer.byteLength - (offset as number);
-          position = o.position;
-          if (position === undefined) position = null;
-        }
-        if (offset == null) offset = 0;
-        else validateInteger(offset, 'offset', 0);
-        if (typeof length !== 'number') length = buffer.byteLength - (offset as number);
-        if (typeof position !== 'number') position = null;
-        validateOffsetLengthWrite(offset as number, length as number, buffer.byteLength);
-        const src = new Uint8Array(buffer.buffer, buffer.byteOffset + (offset as number), length as number);
-        const n = await this.#writeBytes(fd, src, writePosition(position));
-        return { __proto__: null, bytesWritten: n, buffer } as unknown as WriteResult<T>;
-      }
-      validateStringAfterArrayBufferView(buffer, 'buffer');
-      validateEncoding(buffer, length);
-      // String form: write(string, position, encoding).
-      const enc = stringEncoding(length);
-      const n = await this.#writeString(fd, buffer, enc, writePosition(offset));
+      const a = writeArgs(buffer, offsetOrOptions, length, position);
+      const n = typeof a.data === 'string' ? await this.#writeString(fd, a.data, a.encoding, a.position) : await this.#writeBytes(fd, a.data, a.position);
       return { __proto__: null, bytesWritten: n, buffer } as unknown as WriteResult<T>;
     });
   }
@@ -473,13 +354,7 @@ export class FileHandle extends EventEmitter {
       if (buffers.length === 0) return { __proto__: null, bytesWritten: 0, buffers } as unknown as { bytesWritten: number; buffers: T };
       let total = 0;
       for (const b of buffers) total += b.byteLength;
-      const all = new Uint8Array(total);
-      let at = 0;
-      for (const b of buffers) {
-        all.set(new Uint8Array(b.buffer, b.byteOffset, b.byteLength), at);
-        at += b.byteLength;
-      }
-      const n = await this.#writeBytes(fd, all, pos);
+      const n = await this.#writeBytes(fd, gather(buffers, total), pos);
       return { __proto__: null, bytesWritten: n, buffers } as unknown as { bytesWritten: number; buffers: T };
     });
   }
@@ -571,11 +446,11 @@ export class FileHandle extends EventEmitter {
 
   // Streams: node's fs streams on this handle's fd, with I/O through the ring.
   createReadStream(options?: Record<string, unknown>): fs.ReadStream {
-    return fs.createReadStream(null as unknown as string, { ...options, fd: this.fd, fs: this.#streamOps() } as never);
+    return fs.createReadStream(null as unknown as string, { ...options, fd: this.fd, fs: streamOps(this) } as never);
   }
 
   createWriteStream(options?: Record<string, unknown>): fs.WriteStream {
-    return fs.createWriteStream(null as unknown as string, { ...options, fd: this.fd, fs: this.#streamOps() } as never);
+    return fs.createWriteStream(null as unknown as string, { ...options, fd: this.fd, fs: streamOps(this) } as never);
   }
 
   readLines(options?: Record<string, unknown>): Interface {
@@ -600,39 +475,6 @@ export class FileHandle extends EventEmitter {
   getAsyncId(): number {
     return (this.#asyncId ||= new AsyncResource('FILEHANDLE').asyncId());
   }
-
-  #streamOps(): Record<string, unknown> {
-    type Cb = (err: Error | null, ...rest: unknown[]) => void;
-    return {
-      open: (_p: unknown, _f: unknown, _m: unknown, cb: Cb) => cb(new Error('open() is not supported on a FileHandle stream')),
-      close: (_fd: number, cb: Cb) => {
-        this.close().then(() => cb(null), cb);
-      },
-      fsync: (_fd: number, cb: Cb) => {
-        this.sync().then(() => cb(null), cb);
-      },
-      read: (_fd: number, buf: Uint8Array, off: number, len: number, pos: number | null, cb: Cb) => {
-        this.read(buf, off, len, pos).then((r) => cb(null, r.bytesRead, r.buffer), (e) => cb(e, 0, buf));
-      },
-      write: (_fd: number, buf: Uint8Array, off: number, len: number, pos: number | null, cb: Cb) => {
-        this.write(buf, off, len, pos).then((r) => cb(null, r.bytesWritten, r.buffer), (e) => cb(e, 0, buf));
-      },
-      writev: (_fd: number, bufs: Uint8Array[], pos: number | null, cb: Cb) => {
-        this.writev(bufs, pos).then((r) => cb(null, r.bytesWritten, r.buffers), (e) => cb(e, 0, bufs));
-      },
-    };
-  }
-}
-
-/** writeBuffer's position: a safe integer >= 0, else the file position. */
-function writePosition(position: unknown): number {
-  return typeof position === 'number' && Number.isSafeInteger(position) && position >= 0 ? position : -1;
-}
-
-/** The binding's ParseEncoding for writeString: unknown names mean utf8, 'buffer' latin1. */
-function stringEncoding(enc: unknown): BufferEncoding {
-  if (typeof enc === 'string' && enc.toLowerCase() === 'buffer') return 'latin1';
-  return (normalizeEncoding(enc) ?? 'utf8') as BufferEncoding;
 }
 
 // Set by promises.ts (they share node's top-level readFile/writeFile logic).

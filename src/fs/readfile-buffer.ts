@@ -4,12 +4,8 @@
 // through the handle (so through the ring, pool memory in flight, S1).
 
 import type { FileHandle } from './filehandle.js';
-import { abortError, ERR_FS_FILE_TOO_LARGE, ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE } from './errors.js';
+import { checkAborted, ERR_FS_FILE_TOO_LARGE, ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE } from './errors.js';
 import { isArrayBufferView, kIoMaxLength, kReadFileBufferLength, validateBuffer, type FsOptions } from './validate.js';
-
-function checkAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw abortError(signal);
-}
 
 /** utils.js validateReadFileBufferOptions. */
 export function validateReadFileBufferOptions(options: FsOptions): void {
