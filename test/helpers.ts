@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
+import { fileURLToPath } from 'node:url';
 import { Ring } from '../src/index.js';
 import type { Job } from '../src/executor.js';
 import { mulberry32 } from './prng.js';
@@ -234,4 +235,27 @@ export function umask(): number {
 /** Open fds of this process. */
 export function openFds(): string[] {
   return fs.readdirSync('/proc/self/fd');
+}
+
+/** A directory whose filesystem accepts O_DIRECT, or why none does. */
+export function directDir(t: { after(fn: () => unknown): void }): { dir: string } | { reason: string } {
+  const tried: string[] = [];
+  const repo = path.dirname(fileURLToPath(new URL('../../package.json', import.meta.url)));
+  for (const base of [os.tmpdir(), '/var/tmp', repo]) {
+    let dir: string;
+    try {
+      dir = fs.mkdtempSync(path.join(base, '.uring-odirect-'));
+    } catch (e) {
+      tried.push(`${base}: ${(e as NodeJS.ErrnoException).code}`);
+      continue;
+    }
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+    try {
+      fs.closeSync(fs.openSync(path.join(dir, 'probe'), fs.constants.O_CREAT | fs.constants.O_RDWR | fs.constants.O_DIRECT));
+      return { dir };
+    } catch (e) {
+      tried.push(`${base}: ${(e as NodeJS.ErrnoException).code}`);
+    }
+  }
+  return { reason: `no directory supports O_DIRECT (${tried.join(', ')})` };
 }

@@ -6,7 +6,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +13,7 @@ import { Ring, type RingOptions } from '../src/index.js';
 import type { Chunk, Lease } from '../src/buffers/pool.js';
 import { fixedChunk } from '../src/buffers/lease.js';
 import { native } from '../src/native.js';
-import { BACKEND, closeLater, makeFifo, mulberry32, randomBytes, settled, tempDir, until } from './helpers.js';
+import { BACKEND, closeLater, directDir, makeFifo, mulberry32, randomBytes, settled, tempDir, until } from './helpers.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -254,29 +253,6 @@ test('a cancelled fixed read keeps its chunk until the -ECANCELED completion', a
   await until(() => ring.pool.stats().deferred === 0, 'reclaimed at the completion');
   assert.equal(ring.pool.stats().inUse, 0);
 });
-
-/** A directory whose filesystem accepts O_DIRECT, or why none does. */
-function directDir(t: T): { dir: string } | { reason: string } {
-  const tried: string[] = [];
-  const repo = path.dirname(fileURLToPath(new URL('../../package.json', import.meta.url)));
-  for (const base of [os.tmpdir(), '/var/tmp', repo]) {
-    let dir: string;
-    try {
-      dir = fs.mkdtempSync(path.join(base, '.uring-odirect-'));
-    } catch (e) {
-      tried.push(`${base}: ${(e as NodeJS.ErrnoException).code}`);
-      continue;
-    }
-    t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-    try {
-      fs.closeSync(fs.openSync(path.join(dir, 'probe'), fs.constants.O_CREAT | fs.constants.O_RDWR | fs.constants.O_DIRECT));
-      return { dir };
-    } catch (e) {
-      tried.push(`${base}: ${(e as NodeJS.ErrnoException).code}`);
-    }
-  }
-  return { reason: `no directory supports O_DIRECT (${tried.join(', ')})` };
-}
 
 test('O_DIRECT end to end with 4096-aligned pool memory', async (t) => {
   const ring = openRing(t);
