@@ -127,6 +127,52 @@ test('terminating a worker mid-flight (as a crash would) fails exactly what it h
   });
 });
 
+test('a full SQ never blocks the main thread: the overflow stays staged and goes in as the worker frees room', async () => {
+  // The main thread must never Atomics.wait (it would stall every other
+  // callback of the process). Count its calls: worker threads have their own
+  // Atomics, so this only sees the main thread's.
+  const realWait = Atomics.wait;
+  let mainWaits = 0;
+  Atomics.wait = ((...args: Parameters<typeof Atomics.wait>) => {
+    mainWaits++;
+    return realWait(...args);
+  }) as typeof Atomics.wait;
+  try {
+    await withScheme({ workers: 1 }, async (s) => {
+      const sqEntries = s.backend.sq.entries;
+      const n = sqEntries * 4;
+      // One worker that blocks a few ms per op: the SQ stays full while
+      // more than it holds wait in staging.
+      let settled = 0;
+      const ops = Array.from({ length: n }, (_, i) => s.call(134, { off: 2, len: i }).finally(() => settled++));
+      let ticks = 0;
+      let ticksWhileFull = 0;
+      let fullSeen = 0;
+      await new Promise<void>((resolve) => {
+        const tick = (): void => {
+          ticks++;
+          if (s.stats().staged > 0 && s.backend.sq.space() === 0) {
+            ticksWhileFull++;
+            fullSeen = settled;
+          }
+          if (settled === n) resolve();
+          else setImmediate(tick);
+        };
+        setImmediate(tick);
+      });
+      const results = await Promise.all(ops);
+      assert.deepEqual(results, Array.from({ length: n }, (_, i) => i));
+      assert.ok(ticksWhileFull >= 2, `the event loop kept turning while the SQ was full (${ticksWhileFull} of ${ticks} turns)`);
+      assert.ok(fullSeen < n, 'the SQ was full while ops were still pending');
+      assert.equal(s.stats().staged, 0);
+      assert.equal(s.stats().inflight, 0);
+    });
+  } finally {
+    Atomics.wait = realWait;
+  }
+  assert.equal(mainWaits, 0, 'the main thread never called Atomics.wait');
+});
+
 test('a module that cannot load: openScheme rejects with the reason', async () => {
   await assert.rejects(openScheme({ module: new URL('./no-such-scheme.js', import.meta.url) }), { code: 'ERR_URING_SCHEME_LOAD' });
   const bad = `data:text/javascript,export default { 12: () => 0 }`;

@@ -227,8 +227,8 @@ export class Producer {
       return 0;
     }
     // Split the backlog among producers so slow ops spread out; each takes
-    // its share in one go (one lock, one head store). A full SQ blocks the
-    // consumer, so then take it all and let the consumer go on.
+    // its share in one go (one lock, one head store). A full SQ holds the
+    // consumer's staged SQEs back, so then take it all and let it go on.
     const full = avail === L.sqEntries || Atomics.load(i, v.sqSpaceWait) !== 0;
     const limit = full ? avail : Math.max(1, Math.ceil(avail / L.producers));
     const ring = v.u32;
@@ -266,8 +266,7 @@ export class Producer {
     unlock(i, v.claimLock);
     // The consumer has more SQEs than fit: tell it there is room now.
     if (n > 0 && Atomics.load(i, v.sqSpaceWait) !== 0 && Atomics.exchange(i, v.sqSpaceWait, 0) !== 0) {
-      Atomics.notify(i, v.sqHead); // a consumer blocked in awaitClaim
-      Atomics.notify(i, v.cqTail); // a consumer asleep in waitAsync
+      Atomics.notify(i, v.cqTail); // the consumer waits for the CQ tail (waitAsync)
     }
     return n;
   }
