@@ -116,6 +116,11 @@ function readInto(p: Producer, at: number, slot: number, fd: number, bufs: Buffe
 function pipeRead(p: Producer, slot: number, fd: number, bufs: Buffer[]): number {
   fs.readSync(fd, EMPTY, 0, 0, null); // EBADF for a write-only fd, as read(2) says
   const nb = fs.openSync(`/proc/self/fd/${fd}`, O_RDONLY | O_NONBLOCK);
+  p.fds.opened(slot, nb); // never the client's: recovery closes it if we die parked
+  const done = (): void => {
+    p.fds.forget(slot); // before the close: recovery must never close a reused number
+    fs.closeSync(nb);
+  };
   const attempt = (): number => {
     try {
       return bufs.length === 1 ? fs.readSync(nb, bufs[0]!, 0, bufs[0]!.length, null) : fs.readvSync(nb, bufs, null as unknown as number);
@@ -125,7 +130,7 @@ function pipeRead(p: Producer, slot: number, fd: number, bufs: Buffer[]): number
   };
   const r = attempt();
   if (r !== PENDING) {
-    fs.closeSync(nb);
+    done();
     return r;
   }
   // No readiness API in node:fs: poll with backoff, 0.1 ms up to 10 ms.
@@ -140,7 +145,7 @@ function pipeRead(p: Producer, slot: number, fd: number, bufs: Buffer[]): number
       }
       return got;
     },
-    dispose: () => fs.closeSync(nb),
+    dispose: done,
   });
   return PENDING;
 }
@@ -195,29 +200,41 @@ const syncFileRange: OpHandler = (p, at) => {
   return 0;
 };
 
-/** Opens `path` into the SQE's target: a plain fd, or a direct descriptor slot. */
-function openInto(p: Producer, at: number, path: Buffer, flags: number, mode: number): number {
+/**
+ * Opens `path` into the SQE's target: a plain fd, or a direct descriptor
+ * slot. The fd is recorded in the fd ledger (worker/fds.ts) the moment it
+ * exists, so a worker that dies before the CQE is out does not leak it.
+ */
+function openInto(p: Producer, at: number, slot: number, path: Buffer, flags: number, mode: number): number {
   const target = p.sqes[at + 11]!;
-  if (target === 0) return fs.openSync(path, flags, mode);
+  if (target === 0) {
+    const fd = fs.openSync(path, flags, mode);
+    p.fds.opened(slot, fd);
+    return fd;
+  }
   const t = p.files;
   if (!t) return -E.ENXIO;
   if (target !== abi.IORING_FILE_INDEX_ALLOC && target - 1 >= t.nr) return -E.EINVAL;
   const fd = fs.openSync(path, flags, mode);
+  p.fds.opened(slot, fd);
   if (target !== abi.IORING_FILE_INDEX_ALLOC) {
     t.install(target - 1, fd | SLOT_OWNED);
+    p.fds.installed(slot, target - 1);
     return 0;
   }
-  const slot = t.alloc(fd | SLOT_OWNED);
-  if (slot < 0) {
+  const index = t.alloc(fd | SLOT_OWNED);
+  if (index < 0) {
+    p.fds.forget(slot);
     fs.closeSync(fd);
     return -E.ENFILE;
   }
-  return slot;
+  p.fds.installed(slot, index);
+  return index;
 }
 
-const openat: OpHandler = (p, at) => openInto(p, at, pathArg(p, at, 1, 4), p.sqes[at + 7]! | 0, p.sqes[at + 6]!);
+const openat: OpHandler = (p, at, slot) => openInto(p, at, slot, pathArg(p, at, 1, 4), p.sqes[at + 7]! | 0, p.sqes[at + 6]!);
 
-const openat2: OpHandler = (p, at) => {
+const openat2: OpHandler = (p, at, slot) => {
   if (p.sqes[at + 6]! < abi.OPEN_HOW.size) return -E.EINVAL;
   const how = p.mem(p.u64(at + 2), abi.OPEN_HOW.size);
   const flags = how.readUInt32LE(0);
@@ -230,7 +247,7 @@ const openat2: OpHandler = (p, at) => {
   if (resolve & ~RESOLVE_NO_SYMLINKS) return -E.EOPNOTSUPP;
   const path = pathArg(p, at, 1, 4);
   if (resolve & RESOLVE_NO_SYMLINKS) noSymlinks(path);
-  return openInto(p, at, path, flags | 0, mode);
+  return openInto(p, at, slot, path, flags | 0, mode);
 };
 
 /** -ELOOP if any existing component of `path` is a symlink. */

@@ -30,6 +30,7 @@ import { coreOps } from './core-ops.js';
 import { Waits, Parked, type ParkSpec } from './waits.js';
 import { ack, answered, type Entry } from './cancel.js';
 import { errnoOf } from './errno.js';
+import { FdLedger } from './fds.js';
 
 export { PENDING, errnoOf, Parked, type ParkSpec };
 /** Executes the SQE at word `at` of `p.sqes` (ledger entry `slot`): the result, -errno, or PENDING. */
@@ -97,6 +98,8 @@ export class Producer {
   /** SQEs executed, for tests and stats. */
   executed = 0;
   readonly waits: Waits;
+  /** Fds opened for the entries we hold, for recovery if we die (fds.ts). */
+  readonly fds: FdLedger;
 
   private readonly i32: Int32Array;
   private readonly owner: number;
@@ -146,6 +149,7 @@ export class Producer {
     this.outSlots = new Int32Array(L.ledgerCap * 2);
     this.seenCancel = Atomics.load(this.i32, this.v.cancelSeq);
     this.waits = new Waits(this, init.onSettled ?? (() => {}));
+    this.fds = new FdLedger(this.v.ledgerFds(init.index));
     for (const [op, h] of coreOps) this.handlers[op] = h;
   }
 
@@ -426,6 +430,7 @@ export class Producer {
   }
 
   private release(slot: number): void {
+    this.fds.forget(slot);
     Atomics.store(this.states, slot, L_FREE);
     this.free[this.freeTop++] = slot;
   }
@@ -435,13 +440,15 @@ export class Producer {
     this.published.push(fn);
   }
 
+  private readonly markFds = (from: number, k: number, tail: number): void => this.fds.mark(this.outSlots, from, k, tail);
+
   /** Publishes buffered CQEs; waits for CQ space if the consumer is behind. */
   flush(): void {
     const v = this.v;
     const i = this.i32;
     let done = 0;
     while (done < this.outN) {
-      const k = postCqes(v, this.out, done, this.outN - done, this.owner, this.canBlock);
+      const k = postCqes(v, this.out, done, this.outN - done, this.owner, this.canBlock, this.fds.active ? this.markFds : null);
       for (let j = done; j < done + k; j++) if (this.outSlots[j]! >= 0) this.release(this.outSlots[j]!);
       done += k;
       if (k > 0) {
