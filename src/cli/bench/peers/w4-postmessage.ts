@@ -1,5 +1,5 @@
 // W4 peer: postMessage echo to a worker thread, `depth` messages in flight.
-// A uring scheme peer goes in its own file here (e.g. w4-uring.ts exporting `peer`).
+// The uring peer is w4-uring.ts.
 import { Worker } from 'node:worker_threads';
 import { Deadline, now, result, since } from '../common.js';
 import type { Outcome, Params, PeerModule } from '../types.js';
