@@ -153,6 +153,11 @@ export class Producer {
     for (const [op, h] of coreOps) this.handlers[op] = h;
   }
 
+  /** The chain whose member is executing now (for handlers). */
+  get chain(): Chain | null {
+    return this.runningChain;
+  }
+
   get asyncPending(): number {
     return this.waits.asyncPending;
   }
