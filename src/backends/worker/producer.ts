@@ -31,6 +31,7 @@ import { Waits, Parked, type ParkSpec } from './waits.js';
 import { ack, answered, type Entry } from './cancel.js';
 import { errnoOf } from './errno.js';
 import { FdLedger } from './fds.js';
+import { PoolAccess, EFAULT_ERROR } from './pool-access.js';
 
 export { PENDING, errnoOf, Parked, type ParkSpec };
 /** Executes the SQE at word `at` of `p.sqes` (ledger entry `slot`): the result, -errno, or PENDING. */
@@ -39,15 +40,11 @@ export type OpHandler = (p: Producer, at: number, slot: number) => number;
 const EINVAL = 22;
 const EIO = 5;
 const ECANCELED = 125;
-const EFAULT = 14;
-const ENAMETOOLONG = 36;
 const ETIME = 62;
 const TWO_32 = 4294967296;
-const REGION_SHIFT = 2 ** 40;
 const LINKS = abi.IOSQE_IO_LINK | abi.IOSQE_IO_HARDLINK;
 
-/** A thrown value a handler can use for -EFAULT without allocating. */
-export const EFAULT_ERROR = Object.freeze({ errno: -EFAULT });
+export { EFAULT_ERROR };
 
 export class Chain {
   pos = 0;
@@ -78,7 +75,7 @@ export interface ProducerInit {
   onSettled?: () => void;
 }
 
-export class Producer {
+export class Producer extends PoolAccess {
   readonly v: RingView;
   readonly host: HostView;
   readonly index: number;
@@ -88,9 +85,7 @@ export class Producer {
   readonly sqes: Uint32Array;
   readonly states: Int32Array;
   readonly handlers: (OpHandler | undefined)[] = new Array(256);
-  /** Pool regions by id, as zero-copy Buffers over their SharedArrayBuffers. */
-  readonly regions: (Buffer | undefined)[] = [];
-  files: FileTable | null = null;
+    files: FileTable | null = null;
   /** Registered buffers as [addr, len] pairs; null when none are registered. */
   buffers: number[] | null = null;
   /** Set by a read/write handler whose transfer was short (breaks IO_LINK). */
@@ -124,6 +119,7 @@ export class Producer {
   private answers: Entry[] | null = null;
 
   constructor(init: ProducerInit) {
+    super();
     const L = init.layout;
     this.v = new RingView(init.sab, L);
     this.host = init.host;
@@ -476,52 +472,6 @@ export class Producer {
     if (this.outN === 0) for (const fn of this.published.splice(0)) fn();
     // Count timeouts elsewhere wait for completions: let them look.
     if (done > 0 && Atomics.load(i, v.countWaiters) > 0) this.host.wake();
-  }
-
-  // ---- helpers for handlers -----------------------------------------------
-
-  private region(addr: number): [Buffer | undefined, number] {
-    const id = Math.floor(addr / REGION_SHIFT) - 1;
-    const off = addr - (id + 1) * REGION_SHIFT;
-    if (id >= 0 && !this.regions[id]) this.drainControl();
-    return [this.regions[id], off];
-  }
-
-  /** Zero-copy view of pool memory [addr, addr + len); throws EFAULT outside any region. */
-  mem(addr: number, len: number): Buffer {
-    const [r, off] = this.region(addr);
-    if (!r || !(len >= 0) || off + len > r.length) throw EFAULT_ERROR;
-    return r.subarray(off, off + len);
-  }
-
-  /** The NUL-terminated bytes at `addr` (without the NUL), as a path for node:fs. */
-  cstr(addr: number): Buffer {
-    const [r, off] = this.region(addr);
-    if (!r || off >= r.length) throw EFAULT_ERROR;
-    const end = r.indexOf(0, off);
-    if (end < 0) throw EFAULT_ERROR;
-    if (end - off >= 4096) throw { errno: -ENAMETOOLONG };
-    return r.subarray(off, end);
-  }
-
-  /** A u64 SQE field (two words) as a number; all ones reads as -1. */
-  u64(at: number): number {
-    const lo = this.sqes[at]!;
-    const hi = this.sqes[at + 1]!;
-    if (hi === 0xffffffff && lo === 0xffffffff) return -1;
-    return hi * TWO_32 + lo;
-  }
-
-  /** The __kernel_timespec at the SQE's addr, in milliseconds; -1 if unreadable. */
-  timespecMs(at: number): number {
-    try {
-      const b = this.mem(this.u64(at + 4), abi.TIMESPEC.size);
-      const sec = b.readUInt32LE(0) + b.readUInt32LE(4) * TWO_32;
-      const nsec = b.readUInt32LE(8) + b.readUInt32LE(12) * TWO_32;
-      return sec * 1000 + nsec / 1e6;
-    } catch {
-      return -1;
-    }
   }
 }
 
