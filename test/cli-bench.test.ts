@@ -97,6 +97,7 @@ test('bench --quick W3,W4,W5: JSON shape and checks', () => {
     checkShape(rep, ['W3', 'W4', 'W5']);
     assert.ok([...rep.results, ...rep.skipped].some((x) => x.workload === 'W3' && x.impl === 'C batched NOPs'));
     assert.ok(rep.results.some((x) => x.workload === 'W4' && x.impl === 'postMessage echo'));
+    assert.ok(rep.results.some((x) => x.workload === 'W4' && x.impl === 'uring scheme echo'), 'W4 has its uring peer');
     assert.ok(rep.results.some((x) => x.workload === 'W5' && x.impl === 'fs.copyFile'));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

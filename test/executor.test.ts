@@ -781,6 +781,10 @@ describe('GC', { skip: backendUnavailable() }, () => {
     };
     queuePipe();
     await tick();
+    // The kernel takes all 400 in one enter; a userspace SQ (256) takes the
+    // rest once a worker has claimed room, a few loop turns later (a full
+    // SQ never blocks the main thread).
+    for (let i = 0; i < 5000 && ring.stats().inflight < READS; i++) await new Promise((r) => setTimeout(r, 1));
     assert.equal(ring.stats().inflight, READS, 'all reads wait in the kernel');
     for (let i = 0; i < 5; i++) {
       gc();

@@ -6,7 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
-import { openScheme, serveScheme, type Scheme, type SchemeHandlers } from '../src/index.js';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { openScheme, serveScheme, constants as c, type Scheme, type SchemeHandlers } from '../src/index.js';
 
 const fixture = new URL('./scheme-fixture.js', import.meta.url);
 
@@ -125,6 +128,116 @@ test('terminating a worker mid-flight (as a crash would) fails exactly what it h
     assert.equal(codes.filter((c) => c === 'ERR_URING_WORKER_DIED').length, mine);
     assert.equal(codes.filter((c) => c === 'ERR_URING_CLOSED').length, 20 - mine);
   });
+});
+
+test('a full SQ never blocks the main thread: the overflow stays staged and goes in as the worker frees room', async () => {
+  // The main thread must never Atomics.wait (it would stall every other
+  // callback of the process). Count its calls: worker threads have their own
+  // Atomics, so this only sees the main thread's.
+  const realWait = Atomics.wait;
+  let mainWaits = 0;
+  Atomics.wait = ((...args: Parameters<typeof Atomics.wait>) => {
+    mainWaits++;
+    return realWait(...args);
+  }) as typeof Atomics.wait;
+  try {
+    await withScheme({ workers: 1 }, async (s) => {
+      const sqEntries = s.backend.sq.entries;
+      const n = sqEntries * 4;
+      // One worker that blocks a few ms per op: the SQ stays full while
+      // more than it holds wait in staging.
+      let settled = 0;
+      const ops = Array.from({ length: n }, (_, i) => s.call(134, { off: 2, len: i }).finally(() => settled++));
+      let ticks = 0;
+      let ticksWhileFull = 0;
+      let fullSeen = 0;
+      await new Promise<void>((resolve) => {
+        const tick = (): void => {
+          ticks++;
+          if (s.stats().staged > 0 && s.backend.sq.space() === 0) {
+            ticksWhileFull++;
+            fullSeen = settled;
+          }
+          if (settled === n) resolve();
+          else setImmediate(tick);
+        };
+        setImmediate(tick);
+      });
+      const results = await Promise.all(ops);
+      assert.deepEqual(results, Array.from({ length: n }, (_, i) => i));
+      assert.ok(ticksWhileFull >= 2, `the event loop kept turning while the SQ was full (${ticksWhileFull} of ${ticks} turns)`);
+      assert.ok(fullSeen < n, 'the SQ was full while ops were still pending');
+      assert.equal(s.stats().staged, 0);
+      assert.equal(s.stats().inflight, 0);
+    });
+  } finally {
+    Atomics.wait = realWait;
+  }
+  assert.equal(mainWaits, 0, 'the main thread never called Atomics.wait');
+});
+
+const openFdCount = () => fs.readdirSync('/proc/self/fd').length;
+const LEDGER_RUNNING = 3;
+
+test('a worker that dies mid-job: the fds its dead jobs opened are closed, the ones the client owns stay open (S3/S7)', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'uring-fdrec-'));
+  const file = path.join(dir, 'f');
+  fs.writeFileSync(file, 'x');
+  const ino = fs.statSync(file).ino;
+  try {
+    await withScheme({ workers: 1, fs: true }, async (s) => {
+      const name = s.pool.chunk(file.length + 1);
+      name.view().set(Buffer.from(file + '\0'));
+      const table = new Int32Array(16).fill(-1);
+      assert.equal(s.backend.register(c.IORING_REGISTER_FILES, table, table.length), 0);
+      const open = (direct = false) =>
+        s.call(c.IORING_OP_OPENAT, { fd: c.AT_FDCWD, addr: name.addr, opFlags: fs.constants.O_RDONLY, fileIndex: direct ? c.IORING_FILE_INDEX_ALLOC : 0 });
+      const host = s.backend.host;
+      fs.closeSync(await open()); // warm: the worker and its loop are up
+      await host.allReady();
+      const fds0 = openFdCount();
+
+      // Delivered: the client owns these (and two direct descriptors).
+      const owned = await Promise.all(Array.from({ length: 8 }, () => open()));
+      const ownedSlots = await Promise.all([open(true), open(true)]);
+      assert.equal(openFdCount(), fds0 + 10);
+
+      // process.exit in a handler: opens whose CQEs sit unpublished in the
+      // worker when it exits (one batch: one claim, run in order).
+      const batch1 = [...Array.from({ length: 6 }, () => open()), open(true), open(true), s.call(133)];
+      await Promise.all(batch1.map((p) => assert.rejects(p, { code: 'ERR_URING_WORKER_DIED' })));
+      await host.allReady(); // the replacement's own fds are there
+      assert.equal(openFdCount(), fds0 + 10, 'no fd of the dead jobs leaked (exit)');
+
+      // terminate() while the worker blocks in a handler after the opens.
+      const before = host.restarts;
+      const batch2 = [...Array.from({ length: 6 }, () => open()), open(true), s.call(134, { off: 600_000 })];
+      const settled2 = Promise.allSettled(batch2);
+      const states = s.backend.view.ledgerStates(0);
+      for (let i = 0; i < 2000 && !states.includes(LEDGER_RUNNING); i++) await new Promise((r) => setTimeout(r, 2));
+      assert.ok(states.includes(LEDGER_RUNNING), 'the blocking op runs');
+      await s.backend.killWorker(0);
+      const out2 = await settled2;
+      assert.ok(out2.every((r) => r.status === 'rejected' && (r.reason as { code: string }).code === 'ERR_URING_WORKER_DIED'));
+      assert.equal(host.restarts, before + 1);
+      await host.allReady();
+      assert.equal(openFdCount(), fds0 + 10, 'no fd of the dead jobs leaked (terminate)');
+      assert.ok(host.fdsRecovered >= 6 + 2 + 6 + 1, `recovery closed them (${host.fdsRecovered})`);
+
+      // What the client owned survived both deaths, and the ring goes on.
+      for (const fd of owned) assert.equal(fs.fstatSync(fd).ino, ino);
+      assert.equal(s.backendStats().restarts, 2);
+      for (const slot of ownedSlots) assert.equal(await s.call(c.IORING_OP_CLOSE, { fileIndex: slot + 1 }), 0);
+      // Every other table slot is empty: closing one fails with EBADF.
+      for (let slot = 0; slot < table.length; slot++) {
+        if (!ownedSlots.includes(slot)) await assert.rejects(s.call(c.IORING_OP_CLOSE, { fileIndex: slot + 1 }), { code: 'EBADF' });
+      }
+      for (const fd of owned) fs.closeSync(fd);
+      assert.equal(openFdCount(), fds0);
+    });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('a module that cannot load: openScheme rejects with the reason', async () => {

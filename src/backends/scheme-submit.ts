@@ -39,6 +39,9 @@ function checkOpcode(opcode: number): void {
 
 const chainDone = (job: Job) => job.res.slice();
 
+/** The syscall name errors carry, per opcode: made once, not per op. */
+const SYSCALLS: string[] = Array.from({ length: 256 }, (_, op) => `scheme op ${op}`);
+
 /** Submits scheme ops through an executor; shared by Scheme and SchemeClient. */
 export class SchemeSubmitter {
   constructor(readonly executor: Executor) {}
@@ -51,7 +54,7 @@ export class SchemeSubmitter {
       return Promise.reject(e);
     }
     const ex = this.executor;
-    const job = ex.begin(`scheme op ${opcode}`);
+    const job = ex.begin(SYSCALLS[opcode]!);
     const at = ex.add(job); // before reading ex.sqes: add() may move the staging array
     prepSchemeSqe(ex.sqes, at, opcode, sqe);
     return ex.commit<number>(job);

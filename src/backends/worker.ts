@@ -56,8 +56,6 @@ export interface WorkerBackendStats extends ConsumerStats {
 
 const ECANCELED = 125;
 const MAX_ENTRIES = 32768;
-/** Longest a submit that filled the SQ waits for a producer to make room. */
-const SQ_WAIT_MS = 10;
 const DEFAULT_SPIN = Number(process.env.URING_WORKER_SPIN ?? 2000);
 const CORE_OPCODES = [abi.IORING_OP_NOP, abi.IORING_OP_TIMEOUT, abi.IORING_OP_TIMEOUT_REMOVE, abi.IORING_OP_ASYNC_CANCEL, abi.IORING_OP_LINK_TIMEOUT];
 
@@ -171,7 +169,6 @@ export class WorkerBackend implements Backend {
     else {
       if (count === 0) this.consumer.waitForSpace();
       this.consumer.wake(count);
-      if (count > 0 && this.sq.space() === 0) this.consumer.awaitClaim(SQ_WAIT_MS);
     }
     return count;
   }

@@ -42,32 +42,28 @@ export class RingConsumer {
     this.onReady = onReady;
   }
 
+  /** SQ head when waitForSpace last poked: a poke needs progress since. */
+  private pokedHead = -1;
+
   /**
-   * The executor has SQEs staged that did not fit (it submits 0 then): the
-   * next producer to claim wakes us. If they all went meanwhile, look now.
+   * The executor has SQEs staged that did not fit (it submits 0 then). We
+   * never block for room: the flag asks the next producer that claims to
+   * notify the CQ tail, which wakes our waitAsync, and the executor submits
+   * the rest from the event loop (S3 without stalling the main thread).
+   * If room appeared before the flag was up, nobody will notify for it:
+   * look now, but only once per head position, so a ring whose limit is
+   * the CQ budget (not the SQ) never spins through microtasks.
    */
   waitForSpace(): void {
     const v = this.v;
     const i = v.i32;
     Atomics.store(i, v.sqSpaceWait, 1);
-    if (Atomics.load(i, v.sqTail) === Atomics.load(i, v.sqHead) && Atomics.exchange(i, v.sqSpaceWait, 0) !== 0) this.poke();
-  }
-
-  /**
-   * The SQ is full after a submit. io_uring consumes SQEs inside
-   * io_uring_enter, so the caller can queue more in the same turn; the
-   * kernel's analog of waiting here is IORING_ENTER_SQ_WAIT. Block until a
-   * producer claims, bounded by `maxMs`: this is backpressure (more SQEs
-   * queued in one turn than the ring holds), never the idle wait, which is
-   * always waitAsync. Returns whether room appeared.
-   */
-  awaitClaim(maxMs: number): boolean {
-    const v = this.v;
-    const i = v.i32;
     const head = Atomics.load(i, v.sqHead);
-    Atomics.store(i, v.sqSpaceWait, 1);
-    if (Atomics.load(i, v.sqHead) === head) Atomics.wait(i, v.sqHead, head, maxMs);
-    return Atomics.load(i, v.sqHead) !== head;
+    const used = (Atomics.load(i, v.sqTail) - head) >>> 0;
+    if (used < v.layout.sqEntries && head !== this.pokedHead && Atomics.exchange(i, v.sqSpaceWait, 0) !== 0) {
+      this.pokedHead = head;
+      this.poke();
+    }
   }
 
   /** After the SQ tail moved: wakes producers only if some sleep. */

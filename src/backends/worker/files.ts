@@ -9,6 +9,13 @@ import { closeSync } from 'node:fs';
 
 export const SLOT_EMPTY = -1;
 export const SLOT_OWNED = 0x40000000;
+/**
+ * Marks a slot the scheme filled with a regular file (it looked once, at
+ * open): reads at the file position then need no fstat per read to rule
+ * out a pipe (see fs-scheme.ts).
+ */
+export const SLOT_REGULAR = 0x20000000;
+const FD_MASK = ~(SLOT_OWNED | SLOT_REGULAR);
 
 export class FileTable {
   readonly slots: Int32Array;
@@ -30,7 +37,12 @@ export class FileTable {
   /** The fd in `slot`, or -1. */
   fd(slot: number): number {
     const v = Atomics.load(this.slots, slot);
-    return v < 0 ? -1 : v & ~SLOT_OWNED;
+    return v < 0 ? -1 : v & FD_MASK;
+  }
+
+  /** Whether `slot` holds a file the scheme opened and found regular. */
+  regular(slot: number): boolean {
+    return (Atomics.load(this.slots, slot) & SLOT_REGULAR) !== 0;
   }
 
   /** Puts `value` in `slot`; closes what the slot owned before. */
@@ -62,7 +74,7 @@ export class FileTable {
 function closeOwned(v: number): void {
   if (v >= 0 && v & SLOT_OWNED) {
     try {
-      closeSync(v & ~SLOT_OWNED);
+      closeSync(v & FD_MASK);
     } catch {
       // Already closed behind our back: nothing leaks.
     }

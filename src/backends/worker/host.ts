@@ -16,6 +16,8 @@ import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { RingView, HostView, type RingLayout, unlock, L_FREE, L_TENTATIVE, L_CANCEL_DONE, L_CANCEL_GO, isCancelGo } from './layout.js';
 import type { ControlMsg, WorkerBoot, WorkerReport } from './thread.js';
+import { recoverFds } from './fds.js';
+import { FileTable } from './files.js';
 
 export interface HostConfig {
   workers: number;
@@ -56,6 +58,8 @@ export class WorkerHost {
   readonly ready: Promise<number[]>;
   /** Replacement workers started after a death. */
   restarts = 0;
+  /** Fds (and direct descriptors) closed for jobs that died with their worker. */
+  fdsRecovered = 0;
   failed: string | null = null;
   private readonly slots: Slot[] = [];
   private readonly rings = new Map<number, Attached>();
@@ -78,6 +82,25 @@ export class WorkerHost {
 
   get size(): number {
     return this.slots.length;
+  }
+
+  private readonly allReadyWaiters: Array<() => void> = [];
+
+  /**
+   * Resolves once every worker has started. A starting worker opens fds of
+   * its own (its event loop's), so a count of the process's fds is only
+   * stable after this (tests).
+   */
+  allReady(): Promise<void> {
+    if (this.stopped || this.slots.every((s) => s.ready)) return Promise.resolve();
+    // The workers are unref'd: hold the loop while we wait for them.
+    const hold = setInterval(() => {}, 1 << 30);
+    return new Promise((resolve) =>
+      this.allReadyWaiters.push(() => {
+        clearInterval(hold);
+        resolve();
+      }),
+    );
   }
 
   get attached(): number {
@@ -136,6 +159,7 @@ export class WorkerHost {
         slot.ready = true;
         slot.failures = 0;
         this.resolveReady(m.opcodes);
+        if (this.slots.every((s) => s.ready)) for (const fn of this.allReadyWaiters.splice(0)) fn();
       } else fatal = m.message;
     });
     w.on('error', (e) => {
@@ -156,6 +180,9 @@ export class WorkerHost {
     slot.port = null;
     if (this.stopped) return;
     for (const a of this.rings.values()) {
+      // Before the CQEs that tell the client: it may reuse a table slot
+      // as soon as it knows the op died.
+      this.fdsRecovered += recoverFds(a.view.ledgerFds(index), Atomics.load(a.view.i32, a.view.cqTail), filesOf(a));
       const held = reconcile(a.view, index);
       if (held.length > 0) a.hooks.died(held);
     }
@@ -180,6 +207,7 @@ export class WorkerHost {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
+    for (const fn of this.allReadyWaiters.splice(0)) fn();
     for (const s of this.slots) {
       void s.worker?.terminate();
       s.port?.close();
@@ -187,6 +215,12 @@ export class WorkerHost {
       s.port = null;
     }
   }
+}
+
+/** The ring's registered file table, as the workers last heard of it. */
+function filesOf(a: Attached): FileTable | null {
+  for (const m of a.state) if (m.t === 'files') return m.sab ? new FileTable(m.sab) : null;
+  return null;
 }
 
 /** Frees a dead worker's ledger and locks in one ring; returns the user_data of every SQE it held. */
@@ -242,7 +276,11 @@ function workerExecArgv(): string[] | undefined {
 }
 
 function newWorker(boot: WorkerBoot): Worker {
-  const opts = { workerData: boot, transferList: [boot.port], execArgv: workerExecArgv() };
+  // trackUnmanagedFds: false. Fds are process-wide: node must not close,
+  // when a worker exits, the fds it opened for clients (an openat's result
+  // belongs to the client once its CQE is reaped). The fd ledger closes
+  // those of jobs that died with the worker (fds.ts).
+  const opts = { workerData: boot, transferList: [boot.port], execArgv: workerExecArgv(), trackUnmanagedFds: false };
   try {
     return new Worker(threadUrl, opts);
   } catch (e) {

@@ -10,7 +10,8 @@
 //   cqes            cq * 16 bytes
 //   array           optional indirect SQ index array (sq * 4)
 //   ledgers         one per producer: a state word and a copy of every SQE
-//                   the producer has claimed but not yet answered. It is
+//                   the producer has claimed but not yet answered, and the
+//                   fds it opened for them (fds.ts). It is
 //                   what lets the consumer answer for a producer that died
 //                   (S3), and what cancellation searches (ASYNC_CANCEL).
 //
@@ -23,6 +24,7 @@
 import { SQE, CQE } from '../../ring/abi.js';
 import type { SqOffsets, CqOffsets } from '../../ring/queue.js';
 import { URING_CQE_F_EXTENDED } from './cqe-flags.js';
+import { FD_WORDS, initFdRecords } from './fds.js';
 
 const LINE = 64;
 /** Word offsets inside the control block, one cache line (16 words) apart where two sides write. */
@@ -105,7 +107,7 @@ export function ringLayout(sqEntries: number, cqEntries: number, producers: numb
   const array = sqArray ? end : -1;
   if (sqArray) end = align(end + sqEntries * 4, LINE);
   const ledgerCap = cqEntries;
-  const ledgerStride = 2 * align(ledgerCap * 4, LINE) + ledgerCap * SQE.size;
+  const ledgerStride = 2 * align(ledgerCap * 4, LINE) + ledgerCap * SQE.size + ledgerCap * FD_WORDS * 4;
   return { sqEntries, cqEntries, producers, ledgerCap, byteLength: end + producers * ledgerStride, ctrl, cqes, array, ledgers: end, ledgerStride };
 }
 
@@ -119,6 +121,9 @@ export function createRing(layout: RingLayout, start = 0): SharedArrayBuffer {
   i[v.cqMask] = layout.cqEntries - 1;
   i[v.cqEntries] = layout.cqEntries;
   for (const k of [v.sqHead, v.sqTail, v.cqHead, v.cqTail]) i[k] = start | 0;
+  // No fd records yet: zeros would read as "fd 0 and table slot 0" to a
+  // recovery that runs before a producer started (fds.ts).
+  for (let p = 0; p < layout.producers; p++) initFdRecords(v.ledgerFds(p));
   return sab;
 }
 
@@ -221,6 +226,12 @@ export class RingView {
     return new Uint32Array(this.sab, L.ledgers + p * L.ledgerStride + 2 * align(L.ledgerCap * 4, LINE), L.ledgerCap * 16);
   }
 
+  /** Per entry: the fds the producer opened for it (see fds.ts). */
+  ledgerFds(p: number): Int32Array {
+    const L = this.layout;
+    return new Int32Array(this.sab, L.ledgers + p * L.ledgerStride + 2 * align(L.ledgerCap * 4, LINE) + L.ledgerCap * SQE.size, L.ledgerCap * FD_WORDS);
+  }
+
   /** Producers currently asleep (their sleep flags). */
   sleepers(): number {
     let n = 0;
@@ -282,7 +293,10 @@ export function unlock(i32: Int32Array, idx: number): void {
  * publishes them with one tail store. Returns how many fit; an extended
  * pair is never split. The caller holds nothing and wakes the consumer.
  */
-export function postCqes(v: RingView, src: Int32Array, from: number, n: number, owner: number, canBlock: boolean): number {
+export function postCqes(
+  v: RingView, src: Int32Array, from: number, n: number, owner: number, canBlock: boolean,
+  mark: ((from: number, k: number, tail: number) => void) | null = null,
+): number {
   const i = v.i32;
   if (!lock(i, v.cqLock, owner, canBlock, canBlock ? Infinity : 1_000_000)) return 0;
   const mask = v.layout.cqEntries - 1;
@@ -309,7 +323,11 @@ export function postCqes(v: RingView, src: Int32Array, from: number, n: number, 
     space -= need;
     k += need;
   }
-  if (k > 0) Atomics.store(i, v.cqTail, tail | 0);
+  if (k > 0) {
+    // Which CQ position each CQE took, recorded before it is published (fds.ts).
+    if (mark) mark(from, k, (tail - k) >>> 0);
+    Atomics.store(i, v.cqTail, tail | 0);
+  }
   unlock(i, v.cqLock);
   return k;
 }

@@ -30,6 +30,8 @@ import { coreOps } from './core-ops.js';
 import { Waits, Parked, type ParkSpec } from './waits.js';
 import { ack, answered, type Entry } from './cancel.js';
 import { errnoOf } from './errno.js';
+import { FdLedger } from './fds.js';
+import { PoolAccess, EFAULT_ERROR } from './pool-access.js';
 
 export { PENDING, errnoOf, Parked, type ParkSpec };
 /** Executes the SQE at word `at` of `p.sqes` (ledger entry `slot`): the result, -errno, or PENDING. */
@@ -38,15 +40,11 @@ export type OpHandler = (p: Producer, at: number, slot: number) => number;
 const EINVAL = 22;
 const EIO = 5;
 const ECANCELED = 125;
-const EFAULT = 14;
-const ENAMETOOLONG = 36;
 const ETIME = 62;
 const TWO_32 = 4294967296;
-const REGION_SHIFT = 2 ** 40;
 const LINKS = abi.IOSQE_IO_LINK | abi.IOSQE_IO_HARDLINK;
 
-/** A thrown value a handler can use for -EFAULT without allocating. */
-export const EFAULT_ERROR = Object.freeze({ errno: -EFAULT });
+export { EFAULT_ERROR };
 
 export class Chain {
   pos = 0;
@@ -77,7 +75,7 @@ export interface ProducerInit {
   onSettled?: () => void;
 }
 
-export class Producer {
+export class Producer extends PoolAccess {
   readonly v: RingView;
   readonly host: HostView;
   readonly index: number;
@@ -87,9 +85,7 @@ export class Producer {
   readonly sqes: Uint32Array;
   readonly states: Int32Array;
   readonly handlers: (OpHandler | undefined)[] = new Array(256);
-  /** Pool regions by id, as zero-copy Buffers over their SharedArrayBuffers. */
-  readonly regions: (Buffer | undefined)[] = [];
-  files: FileTable | null = null;
+    files: FileTable | null = null;
   /** Registered buffers as [addr, len] pairs; null when none are registered. */
   buffers: number[] | null = null;
   /** Set by a read/write handler whose transfer was short (breaks IO_LINK). */
@@ -97,6 +93,8 @@ export class Producer {
   /** SQEs executed, for tests and stats. */
   executed = 0;
   readonly waits: Waits;
+  /** Fds opened for the entries we hold, for recovery if we die (fds.ts). */
+  readonly fds: FdLedger;
 
   private readonly i32: Int32Array;
   private readonly owner: number;
@@ -121,6 +119,7 @@ export class Producer {
   private answers: Entry[] | null = null;
 
   constructor(init: ProducerInit) {
+    super();
     const L = init.layout;
     this.v = new RingView(init.sab, L);
     this.host = init.host;
@@ -146,7 +145,13 @@ export class Producer {
     this.outSlots = new Int32Array(L.ledgerCap * 2);
     this.seenCancel = Atomics.load(this.i32, this.v.cancelSeq);
     this.waits = new Waits(this, init.onSettled ?? (() => {}));
+    this.fds = new FdLedger(this.v.ledgerFds(init.index));
     for (const [op, h] of coreOps) this.handlers[op] = h;
+  }
+
+  /** The chain whose member is executing now (for handlers). */
+  get chain(): Chain | null {
+    return this.runningChain;
   }
 
   get asyncPending(): number {
@@ -227,8 +232,8 @@ export class Producer {
       return 0;
     }
     // Split the backlog among producers so slow ops spread out; each takes
-    // its share in one go (one lock, one head store). A full SQ blocks the
-    // consumer, so then take it all and let the consumer go on.
+    // its share in one go (one lock, one head store). A full SQ holds the
+    // consumer's staged SQEs back, so then take it all and let it go on.
     const full = avail === L.sqEntries || Atomics.load(i, v.sqSpaceWait) !== 0;
     const limit = full ? avail : Math.max(1, Math.ceil(avail / L.producers));
     const ring = v.u32;
@@ -266,8 +271,7 @@ export class Producer {
     unlock(i, v.claimLock);
     // The consumer has more SQEs than fit: tell it there is room now.
     if (n > 0 && Atomics.load(i, v.sqSpaceWait) !== 0 && Atomics.exchange(i, v.sqSpaceWait, 0) !== 0) {
-      Atomics.notify(i, v.sqHead); // a consumer blocked in awaitClaim
-      Atomics.notify(i, v.cqTail); // a consumer asleep in waitAsync
+      Atomics.notify(i, v.cqTail); // the consumer waits for the CQ tail (waitAsync)
     }
     return n;
   }
@@ -427,6 +431,7 @@ export class Producer {
   }
 
   private release(slot: number): void {
+    this.fds.forget(slot);
     Atomics.store(this.states, slot, L_FREE);
     this.free[this.freeTop++] = slot;
   }
@@ -436,13 +441,15 @@ export class Producer {
     this.published.push(fn);
   }
 
+  private readonly markFds = (from: number, k: number, tail: number): void => this.fds.mark(this.outSlots, from, k, tail);
+
   /** Publishes buffered CQEs; waits for CQ space if the consumer is behind. */
   flush(): void {
     const v = this.v;
     const i = this.i32;
     let done = 0;
     while (done < this.outN) {
-      const k = postCqes(v, this.out, done, this.outN - done, this.owner, this.canBlock);
+      const k = postCqes(v, this.out, done, this.outN - done, this.owner, this.canBlock, this.fds.active ? this.markFds : null);
       for (let j = done; j < done + k; j++) if (this.outSlots[j]! >= 0) this.release(this.outSlots[j]!);
       done += k;
       if (k > 0) {
@@ -465,52 +472,6 @@ export class Producer {
     if (this.outN === 0) for (const fn of this.published.splice(0)) fn();
     // Count timeouts elsewhere wait for completions: let them look.
     if (done > 0 && Atomics.load(i, v.countWaiters) > 0) this.host.wake();
-  }
-
-  // ---- helpers for handlers -----------------------------------------------
-
-  private region(addr: number): [Buffer | undefined, number] {
-    const id = Math.floor(addr / REGION_SHIFT) - 1;
-    const off = addr - (id + 1) * REGION_SHIFT;
-    if (id >= 0 && !this.regions[id]) this.drainControl();
-    return [this.regions[id], off];
-  }
-
-  /** Zero-copy view of pool memory [addr, addr + len); throws EFAULT outside any region. */
-  mem(addr: number, len: number): Buffer {
-    const [r, off] = this.region(addr);
-    if (!r || !(len >= 0) || off + len > r.length) throw EFAULT_ERROR;
-    return r.subarray(off, off + len);
-  }
-
-  /** The NUL-terminated bytes at `addr` (without the NUL), as a path for node:fs. */
-  cstr(addr: number): Buffer {
-    const [r, off] = this.region(addr);
-    if (!r || off >= r.length) throw EFAULT_ERROR;
-    const end = r.indexOf(0, off);
-    if (end < 0) throw EFAULT_ERROR;
-    if (end - off >= 4096) throw { errno: -ENAMETOOLONG };
-    return r.subarray(off, end);
-  }
-
-  /** A u64 SQE field (two words) as a number; all ones reads as -1. */
-  u64(at: number): number {
-    const lo = this.sqes[at]!;
-    const hi = this.sqes[at + 1]!;
-    if (hi === 0xffffffff && lo === 0xffffffff) return -1;
-    return hi * TWO_32 + lo;
-  }
-
-  /** The __kernel_timespec at the SQE's addr, in milliseconds; -1 if unreadable. */
-  timespecMs(at: number): number {
-    try {
-      const b = this.mem(this.u64(at + 4), abi.TIMESPEC.size);
-      const sec = b.readUInt32LE(0) + b.readUInt32LE(4) * TWO_32;
-      const nsec = b.readUInt32LE(8) + b.readUInt32LE(12) * TWO_32;
-      return sec * 1000 + nsec / 1e6;
-    } catch {
-      return -1;
-    }
   }
 }
 
