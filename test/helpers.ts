@@ -58,17 +58,48 @@ export function tempDir(t: { after(fn: () => void): void }, prefix = 'uring-test
 }
 
 /** Closes fds when the test ends, ignoring ones already closed. */
+/**
+ * What `fd` refers to now (device and inode), or null if it is not open.
+ * Fd numbers are process-wide and reused at once: on the worker backend, a
+ * scheme worker (or node loading a worker's modules) may take a number the
+ * moment a test's close frees it.
+ */
+export function fdIdentity(fd: number): string | null {
+  try {
+    const s = fs.fstatSync(fd);
+    return `${s.dev}:${s.ino}`;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Closes the fds after the test, each only if it still refers to the file
+ * it did now. A test may close one itself (through the ring); closing its
+ * number again could close whatever another thread opened since.
+ */
 export function closeLater(t: { after(fn: () => void): void }, ...fds: number[]): void {
+  const ids = fds.map(fdIdentity);
   t.after(() => {
-    for (const fd of fds) {
+    fds.forEach((fd, i) => {
+      if (ids[i] === null || fdIdentity(fd) !== ids[i]) return;
       try {
         fs.closeSync(fd);
       } catch {
-        // closed by the test itself
+        // closed meanwhile
       }
-    }
+    });
   });
 }
+
+/** `fd`, which referred to the file `id`, is closed (its number may already be another thread's). */
+export function assertFdClosed(fd: number, id: string | null, message: string): void {
+  assert.ok(id !== null, 'the fd was open before');
+  assert.notEqual(fdIdentity(fd), id, message);
+}
+
+/** An fd number no process can have open: RLIMIT_NOFILE is capped below 2^31 - 64 (fs.nr_open). */
+export const NEVER_OPEN_FD = 2 ** 31 - 2;
 
 let gcFn: (() => void) | null = null;
 

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { Ring, constants as c } from '../src/index.js';
 import {
   tempDir, closeLater, makeFifo, drainFifo, fsError, rejectsLikeFs, rejectsErrno, rejectsWithCode,
-  randomBytes, need, tick, umask, BACKEND, backendUnavailable,
+  randomBytes, need, tick, umask, BACKEND, backendUnavailable, fdIdentity, assertFdClosed, NEVER_OPEN_FD,
 } from './helpers.js';
 
 const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL } = fs.constants;
@@ -64,11 +64,6 @@ function writeFile(dir: string, name: string, data: Uint8Array | string): string
 }
 
 /** An fd number that is certainly closed (opened, then closed). */
-function closedFd(dir: string): number {
-  const fd = fs.openSync(writeFile(dir, 'closed-fd', ''), 'r');
-  fs.closeSync(fd);
-  return fd;
-}
 
 describe('ring ops', { skip: backendUnavailable() }, () => {
   before(() => {
@@ -266,7 +261,7 @@ describe('ring ops', { skip: backendUnavailable() }, () => {
       assert.ok(chunk.view().subarray(100).every((b) => b === 0xee), 'only `len` bytes are read');
       assert.equal(await ring.read_fixed(fd, chunk, 4096, 8000), 192);
       assert.deepEqual(chunk.view(192), data.subarray(8000));
-      await rejectsErrno(ring.read_fixed(closedFd(dir), chunk, 16, 0), { code: 'EBADF', syscall: 'read' });
+      await rejectsErrno(ring.read_fixed(NEVER_OPEN_FD, chunk, 16, 0), { code: 'EBADF', syscall: 'read' });
     } finally {
       ring.pool.free(chunk);
     }
@@ -305,7 +300,7 @@ describe('ring ops', { skip: backendUnavailable() }, () => {
     assert.equal(await ring.fsync(fd), 0);
     assert.equal(await ring.fsync(fd, true), 0);
     assert.equal(fs.readFileSync(p, 'utf8'), 'durable');
-    const bad = closedFd(dir);
+    const bad = NEVER_OPEN_FD;
     await rejectsLikeFs(ring.fsync(bad), fsError(() => fs.fsyncSync(bad)));
     await rejectsLikeFs(ring.fsync(bad, true), fsError(() => fs.fdatasyncSync(bad)));
   });
@@ -406,9 +401,11 @@ describe('ring ops', { skip: backendUnavailable() }, () => {
     const dir = tempDir(t);
     const fd = fs.openSync(writeFile(dir, 'f', 'x'), 'r');
     closeLater(t, fd);
+    const id = fdIdentity(fd);
     assert.equal(await ring.close_fd(fd), 0);
-    assert.equal(fsError(() => fs.fstatSync(fd)).code, 'EBADF', 'the fd is closed');
-    await rejectsLikeFs(ring.close_fd(fd), fsError(() => fs.closeSync(fd)));
+    assertFdClosed(fd, id, 'the fd is closed');
+    // Not `fd` again: another thread may hold its number by now.
+    await rejectsLikeFs(ring.close_fd(NEVER_OPEN_FD), fsError(() => fs.closeSync(NEVER_OPEN_FD)));
   });
 
   test('close_direct', async (t) => {
@@ -771,7 +768,7 @@ describe('ring ops', { skip: backendUnavailable() }, () => {
     fs.writeSync(f.wr, 'x');
     assert.equal(await readable, POLLIN);
     assert.equal(drainFifo(f).toString(), 'x', 'polling consumes nothing');
-    await rejectsErrno(ring.poll_add(closedFd(dir), POLLIN), { code: 'EBADF', syscall: 'poll' });
+    await rejectsErrno(ring.poll_add(NEVER_OPEN_FD, POLLIN), { code: 'EBADF', syscall: 'poll' });
   });
 
   test('poll_remove', { timeout: 30_000 }, async (t) => {
