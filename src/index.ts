@@ -1,6 +1,7 @@
 // uring: io_uring for TypeScript.
 export { Ring, type RingOptions, type Statx } from './ring/ring.js';
-export { Chain, SqeWriter } from './ring/writer.js';
+export { Chain } from './ring/chain.js';
+export { SqeWriter } from './ring/writer.js';
 export {
   BufferPool, Chunk, Lease, LEASE_MODE, type PoolOptions, type PoolStats, type LeaseOptions, type FixedBuffer,
 } from './buffers/pool.js';

@@ -12,7 +12,8 @@ import type { Backend } from '../backends/backend.js';
 import { BufferPool, Chunk, type PoolOptions, type FixedBuffer } from '../buffers/pool.js';
 import { errnoError, uringError, closedError } from '../errors.js';
 import type { Statx } from './statx.js';
-import { SqeWriter, Chain } from './writer.js';
+import { SqeWriter } from './writer.js';
+import { Chain } from './chain.js';
 
 export type { Statx };
 export interface RingOptions extends BackendOptions {
