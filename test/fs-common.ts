@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { rt, runtimeFailure, type FsRuntime } from '../src/fs/runtime.js';
 import { readFileStats } from '../src/fs/readfile.js';
+import { WorkerBackend } from '../src/backends/worker.js';
 
 export const BACKEND = process.env.URING_BACKEND ?? 'kernel';
 
@@ -135,6 +136,16 @@ export function norm(v: unknown, dir: string): unknown {
     return out;
   }
   return v;
+}
+
+/**
+ * Resolves once the runtime's scheme workers (worker backend) have all
+ * booted: each opens fds of its own (its event loop's) as it starts, so a
+ * process fd count taken before then is not a baseline (a flake in the fd
+ * leak checks).
+ */
+export async function workersUp(r: FsRuntime): Promise<void> {
+  if (r.ex.backend instanceof WorkerBackend) await r.ex.backend.host.allReady();
 }
 
 export function openFdCount(): number {

@@ -12,13 +12,15 @@ import * as fs from 'node:fs';
 import * as nodeFsp from 'node:fs/promises';
 import * as path from 'node:path';
 import * as uring from '../src/fs/promises.js';
-import { capture, mulberry32, runtimeOrSkip, tmpDir, shape, norm, tree, quiesce, openFdCount } from './fs-common.js';
+import { capture, mulberry32, runtimeOrSkip, tmpDir, shape, norm, tree, quiesce, openFdCount, workersUp } from './fs-common.js';
 import type { FsRuntime } from '../src/fs/runtime.js';
 
 type Api = typeof nodeFsp;
 const U = uring as unknown as Api;
 const r = runtimeOrSkip();
 const skip = typeof r === 'string' ? r : false;
+// The fd-leak check below needs every scheme worker booted first (see workersUp).
+if (!skip) await workersUp(r as FsRuntime);
 
 const SEEDS = process.env.FS_DIFF_SEED ? [Number(process.env.FS_DIFF_SEED)] : [0x5eed0001, 0x5eed0002, 0x5eed0003];
 const OPS = Number(process.env.FS_DIFF_OPS ?? 2500);

@@ -10,9 +10,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as uring from '../src/fs/promises.js';
 import * as prep from '../src/ring/prep.js';
-import { runtimeOrSkip, tmpDir, quiesce, openFdCount, mulberry32 } from './fs-common.js';
+import { runtimeOrSkip, tmpDir, quiesce, openFdCount, mulberry32, workersUp } from './fs-common.js';
 import type { FsRuntime } from '../src/fs/runtime.js';
-import { WorkerBackend } from '../src/backends/worker.js';
 
 const r = runtimeOrSkip();
 const skip = typeof r === 'string' ? r : false;
@@ -20,7 +19,7 @@ const rt = r as FsRuntime;
 // Scheme workers start asynchronously and each opens fds of its own (its
 // event loop's) when it boots: counting the process's fds before they are
 // all up made the fd-leak checks below flaky on the worker backend.
-if (!skip && rt.ex.backend instanceof WorkerBackend) await rt.ex.backend.host.allReady();
+if (!skip) await workersUp(rt);
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 
 const dir = tmpDir('torture');

@@ -213,16 +213,20 @@ test('a worker that dies mid-job: the fds its dead jobs opened are closed, the o
       const before = host.restarts;
       const batch2 = [...Array.from({ length: 6 }, () => open()), open(true), s.call(134, { off: 600_000 })];
       const settled2 = Promise.allSettled(batch2);
+      // Kill only once the blocking op runs: the opens before it (same
+      // claim, run in order) are all done then, their CQEs unpublished.
       const states = s.backend.view.ledgerStates(0);
-      for (let i = 0; i < 2000 && !states.includes(LEDGER_RUNNING); i++) await new Promise((r) => setTimeout(r, 2));
-      assert.ok(states.includes(LEDGER_RUNNING), 'the blocking op runs');
+      const sqes = s.backend.view.ledgerSqes(0);
+      const blocking = () => states.some((st, slot) => st === LEDGER_RUNNING && (sqes[slot * 16]! & 0xff) === 134);
+      for (let i = 0; i < 2000 && !blocking(); i++) await new Promise((r) => setTimeout(r, 2));
+      assert.ok(blocking(), 'the blocking op runs');
       await s.backend.killWorker(0);
       const out2 = await settled2;
       assert.ok(out2.every((r) => r.status === 'rejected' && (r.reason as { code: string }).code === 'ERR_URING_WORKER_DIED'));
       assert.equal(host.restarts, before + 1);
       await host.allReady();
       assert.equal(openFdCount(), fds0 + 10, 'no fd of the dead jobs leaked (terminate)');
-      assert.ok(host.fdsRecovered >= 6 + 2 + 6 + 1, `recovery closed them (${host.fdsRecovered})`);
+      assert.equal(host.fdsRecovered, 6 + 2 + 6 + 1, 'recovery closed every fd the dead jobs opened');
 
       // What the client owned survived both deaths, and the ring goes on.
       for (const fd of owned) assert.equal(fs.fstatSync(fd).ino, ino);

@@ -154,6 +154,7 @@ test('registered files: REGISTER_FILES, sparse tables, updates, direct descripto
   assert.deepEqual(await ring.chain().read(1, buf, 0).flags(c.IOSQE_FIXED_FILE).submit(), [-9]);
   // Direct descriptors opened into the table belong to it.
   assert.equal(await ring.openat_direct(c.AT_FDCWD, a, fs.constants.O_RDONLY, 0, 1), 0);
+  await (b as WorkerBackend).host.allReady(); // a worker still booting would open fds of its own
   const fdsWith = openFds().length;
   assert.equal(b.register(c.IORING_UNREGISTER_FILES, null, 0), 0);
   assert.equal(openFds().length, fdsWith - 1, 'the direct descriptor was closed, the user fd was not');

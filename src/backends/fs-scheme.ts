@@ -235,6 +235,15 @@ const syncFileRange: OpHandler = (p, at) => {
   return 0;
 };
 
+/** Whether `fd` is a regular file; false when fstat cannot tell (the fd is then checked per read). */
+function isRegular(fd: number): boolean {
+  try {
+    return fs.fstatSync(fd).isFile();
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Opens `path` into the SQE's target: a plain fd, or a direct descriptor
  * slot. The fd is recorded in the fd ledger (worker/fds.ts) the moment it
@@ -253,7 +262,7 @@ function openInto(p: Producer, at: number, slot: number, path: Buffer, flags: nu
   const fd = fs.openSync(path, flags, mode);
   p.fds.opened(slot, fd);
   // One look now spares every read at the file position its own (fdOf).
-  const kind = fs.fstatSync(fd).isFile() ? SLOT_OWNED | SLOT_REGULAR : SLOT_OWNED;
+  const kind = isRegular(fd) ? SLOT_OWNED | SLOT_REGULAR : SLOT_OWNED;
   if (target !== abi.IORING_FILE_INDEX_ALLOC) {
     t.install(target - 1, fd | kind);
     p.fds.installed(slot, target - 1);
