@@ -14,6 +14,9 @@ import { assert } from './ring/queue.js';
 import type { Backend } from './backends/backend.js';
 import { errnoError, closedError, uringError } from './errors.js';
 import { URING_CQE_F_EXTENDED, URING_CQE_F_EXTENDED_HI, URING_CQE_F_PEER_DIED } from './backends/worker/cqe-flags.js';
+import { Job, captured, capture, defaultDone, safeDone } from './job.js';
+
+export { Job, type JobDone } from './job.js';
 
 const SQE_WORDS = 16;
 const GEN_LIMIT = 0x100000000;
@@ -28,81 +31,12 @@ const ECANCELED = -125;
 /** Empty reaps in a row after which idle() stops believing the ring's task-work flag. */
 const IDLE_EMPTY_LOOKS = 8;
 
-export type JobDone = (job: Job) => unknown;
-
-/** One op or one linked chain, from staging to its last CQE. */
-export class Job {
-  /** Tag slot of the first SQE; `more` holds the rest of a chain's, in order. */
-  slot = -1;
-  more: number[] | null = null;
-  private n = 0;
-  /** Raw results per SQE; SQEs skipped on success keep 0. Sized at commit. */
-  res: number[] = EMPTY;
-  /**
-   * CQEs still expected: one per SQE not marked CQE_SKIP_SUCCESS. The job
-   * finishes when the last of them arrives, whatever the order: a linked
-   * timeout's CQE can arrive before the CQE of the op it cancelled.
-   */
-  left = 0;
-  /** Resources the kernel may touch until the last CQE: kept reachable. */
-  holds: unknown[] | null = null;
-  /** Called at the last CQE, settled or not: frees, copies out, maps the result. */
-  done: JobDone | null = null;
-  syscall: string;
-  path: string | undefined = undefined;
-  dest: string | undefined = undefined;
-  resolve: (v: unknown) => void = noop;
-  reject: (e: Error) => void = noop;
-  /** The promise was settled early (abort, close); the job still runs to its CQEs. */
-  settled = false;
-  committed = false;
-  submitted = false;
-  finished = false;
-  /** A CQE said the scheme worker running it died (userspace rings only). */
-  died = false;
-  /** A soft-linked member failed: the kernel cancels the rest with CQEs. */
-  broken = false;
-
-  constructor(syscall: string) {
-    this.syscall = syscall;
-  }
-
-  get size(): number {
-    return this.n;
-  }
-
-  /** The tag slot of SQE k. */
-  slotAt(k: number): number {
-    return k === 0 ? this.slot : this.more![k - 1]!;
-  }
-
-  /** @internal */
-  pushSlot(slot: number): void {
-    if (this.n === 0) this.slot = slot;
-    else (this.more ??= []).push(slot);
-    this.n++;
-  }
-
-  hold(x: unknown): void {
-    (this.holds ??= []).push(x);
-  }
-}
-
-const EMPTY: number[] = [];
-function noop(): void {}
-
 /**
  * Executors with SQEs in flight. Pinned here so that a ring the user
  * dropped is never collected (and unmapped, its pool freed) while the kernel
  * may still write to its memory (S1); an idle one can be collected.
  */
 const busy = new Set<Executor>();
-
-const captured: { resolve: (v: unknown) => void; reject: (e: Error) => void } = { resolve: noop, reject: noop };
-function capture(resolve: (v: never) => void, reject: (e: Error) => void): void {
-  captured.resolve = resolve as (v: unknown) => void;
-  captured.reject = reject;
-}
 
 export interface ExecutorStats {
   /** SQEs handed to the ring. */
@@ -246,7 +180,7 @@ export class Executor {
     if (job.size > this.chainLimit()) {
       // A chain goes to the kernel in one enter: one longer than the SQ (or
       // the CQ budget) could never be submitted and would wait forever (S3).
-      job.res = new Array<number>(job.size).fill(-125 /* ECANCELED */);
+      job.res = new Array<number>(job.size).fill(ECANCELED);
       this.discard(job);
       return false;
     }
@@ -645,18 +579,3 @@ export class Executor {
     });
   }
 }
-
-function defaultDone(job: Job): number {
-  const res = job.res[job.size - 1]!;
-  if (res < 0) throw errnoError(res, job.syscall, job.path, job.dest);
-  return res;
-}
-
-function safeDone(job: Job): void {
-  try {
-    job.done!(job);
-  } catch {
-    // The job never ran; its done() only frees what it held.
-  }
-}
-
