@@ -14,13 +14,15 @@ async function main(): Promise<Outcome> {
 
 /**
  * W2 is a fixed count, not a duration: 20,000 files take the fastest peers
- * about 0.1 s, which a JIT spends mostly warming up. So every peer, whatever
- * its runtime, first reads the first fifth of the files untimed (like
- * hyperfine's --warmup), and the figure is the steady state.
+ * about 0.1 s. A JIT-compiled reader (uring's, or node's own fs.promises)
+ * is still warming up over much of a first pass in a fresh process: uring
+ * reads its first 2,000 files at about a tenth of its steady rate. So every
+ * peer, whatever its runtime, first reads all the files once untimed (like
+ * hyperfine's --warmup), and the figure is the steady state. (The README
+ * gives first-pass figures too.)
  */
 async function warmUp(peer: PeerModule, p: Params): Promise<void> {
-  const dirs = Math.max(1, Math.floor(p.dirs / 5));
-  await peer.run!({ ...p, dirs, expectSum: 0 });
+  await peer.run!({ ...p, expectSum: 0 });
 }
 
 main().then(

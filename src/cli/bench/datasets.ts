@@ -176,7 +176,7 @@ export function describe(w: WorkloadId, p: Params): string {
   const secs = `${p.durationMs / 1000} s`;
   switch (w) {
     case 'W1': return `${human(p.size)} file, ${p.depth} in flight, ${secs}`;
-    case 'W2': return `${p.dirs * p.perDir} files × 4 KiB in ${p.dirs} dirs, ${p.depth} in flight, after an untimed warm-up over the first fifth`;
+    case 'W2': return `${p.dirs * p.perDir} files × 4 KiB in ${p.dirs} dirs, ${p.depth} in flight, after an untimed warm-up pass over them`;
     case 'W3': return `${p.depth} in flight, ${secs}`;
     case 'W4': return `${p.depth} in flight, ${secs}`;
     case 'W5': return `${human(p.size)} file`;
