@@ -30,6 +30,8 @@ const MEMBER_MASK = SOFT_BIT - 1;
 const ECANCELED = -125;
 /** Empty reaps in a row after which idle() stops believing the ring's task-work flag. */
 const IDLE_EMPTY_LOOKS = 8;
+/** Longest wait between rechecks of a stale task-work flag. */
+const RECHECK_MAX_MS = 100;
 
 /**
  * Executors with SQEs in flight. Pinned here so that a ring the user
@@ -290,21 +292,32 @@ export class Executor {
         // that posts no CQE.
         this.backend.arm();
         this.recheckLater();
-        break;
+        this.updateRef();
+        return;
       }
     }
+    this.recheckMs = 1;
     this.updateRef();
   }
 
   private recheck: NodeJS.Timeout | null = null;
+  /**
+   * Delay of the next recheck. It doubles while the flag stays stale (only
+   * the kernel's next task-work run clears it), so an op parked for hours
+   * costs a few looks a second, not a thousand.
+   */
+  private recheckMs = 1;
 
   private recheckLater(): void {
     this.counters.staleWakeups++;
     if (this.recheck || this.inflight === 0) return;
+    const ms = this.recheckMs;
+    this.recheckMs = Math.min(ms * 2, RECHECK_MAX_MS);
+    // Unref'd: while ops are in flight the ring's own handle keeps us alive.
     this.recheck = setTimeout(() => {
       this.recheck = null;
       if (!this.dead) this.onReady();
-    }, 1);
+    }, ms).unref();
   }
 
   /** How many staged SQEs fit now, never splitting a chain. */

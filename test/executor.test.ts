@@ -412,6 +412,11 @@ describe('wake-ups', { skip: backendUnavailable() }, () => {
     await tick();
     await tick();
     assert.equal(ring.stats().inflight, 1);
+    // While the read stays parked, the rechecks back off (1, 2, 4 ... 100 ms):
+    // a fixed 1 ms recheck would look about 300 times in 300 ms.
+    const parked = ring.stats().staleWakeups;
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(ring.stats().staleWakeups - parked < 30, `${ring.stats().staleWakeups - parked} rechecks in 300 ms`);
     fs.writeSync(f.wr, 'late');
     assert.equal(await p, 4);
     assert.equal(Buffer.from(buf.subarray(0, 4)).toString(), 'late');
