@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { openScheme, serveScheme, constants as c, type Scheme, type SchemeHandlers } from '../src/index.js';
+import { openFdCount } from './fs-common.js';
 
 const fixture = new URL('./scheme-fixture.js', import.meta.url);
 
@@ -176,7 +177,6 @@ test('a full SQ never blocks the main thread: the overflow stays staged and goes
   assert.equal(mainWaits, 0, 'the main thread never called Atomics.wait');
 });
 
-const openFdCount = () => fs.readdirSync('/proc/self/fd').length;
 const LEDGER_RUNNING = 3;
 
 test('a worker that dies mid-job: the fds its dead jobs opened are closed, the ones the client owns stay open (S3/S7)', async () => {

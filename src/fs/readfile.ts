@@ -34,7 +34,7 @@ import * as abi from '../ring/abi.js';
 import * as prep from '../ring/prep.js';
 import { errnoError } from '../errors.js';
 import { type FsRuntime, type Mem, type Abortable, O_CLOEXEC, noop, watchAbort, unwatchAbort } from './runtime.js';
-import { abortError, ERR_FS_FILE_TOO_LARGE, ERR_UNKNOWN_ENCODING } from './errors.js';
+import { abortError, checkAborted, ERR_FS_FILE_TOO_LARGE, ERR_UNKNOWN_ENCODING } from './errors.js';
 import { kIoMaxLength } from './validate.js';
 import { modeAndSize } from './stats.js';
 
@@ -259,7 +259,7 @@ async function readRest(
       rt.put(st);
     }
     if (size > kIoMaxLength) throw ERR_FS_FILE_TOO_LARGE(size);
-    if (signal?.aborted) throw abortError(signal);
+    checkAborted(signal);
     let out = Buffer.allocUnsafeSlow(Math.max(size, have + 64 * 1024));
     prefix.buf.copy(out, 0, 0, have);
     let total = have;
@@ -273,7 +273,7 @@ async function readRest(
           prep.prep_read(s, at, slot, mem.addr, mem.buf.length, -1);
           prep.sqe_set_flags(s, at, abi.IOSQE_FIXED_FILE);
         });
-        if (signal?.aborted) throw abortError(signal);
+        checkAborted(signal);
         if (n === 0) break;
         if (total + n > out.length) {
           if (total + n > kIoMaxLength) throw ERR_FS_FILE_TOO_LARGE(total + n);
@@ -329,7 +329,7 @@ export async function readLoop(
     rt.put(st);
     rt.put(empty);
   }
-  if (signal?.aborted) throw abortError(signal);
+  checkAborted(signal);
   const regular = (mode & S_IFMT) === S_IFREG;
   if (!regular) size = 0;
   if (size > kIoMaxLength) throw ERR_FS_FILE_TOO_LARGE(size);
@@ -347,7 +347,7 @@ export async function readLoop(
       while (total < size) {
         const want = Math.min(size - total, mem.buf.length);
         const n = await rt.read(fd, mem, 0, want, -1);
-        if (signal?.aborted) throw abortError(signal);
+        checkAborted(signal);
         if (n === 0) break;
         mem.buf.copy(out, total, 0, n);
         total += n;
@@ -364,7 +364,7 @@ export async function readLoop(
     try {
       for (;;) {
         const n = await rt.read(fd, mem, 0, mem.buf.length, -1);
-        if (signal?.aborted) throw abortError(signal);
+        checkAborted(signal);
         if (n === 0) break;
         const piece = Buffer.allocUnsafeSlow(n);
         mem.buf.copy(piece, 0, 0, n);
@@ -396,7 +396,7 @@ async function readFileUnchained(
   const fd = await rt.open(path, pathText, flags, 0o666);
   try {
     if (encoding === 'buffer') throw ERR_UNKNOWN_ENCODING('buffer');
-    if (signal?.aborted) throw abortError(signal);
+    checkAborted(signal);
     return await readLoop(rt, fd, encoding, signal);
   } finally {
     await rt.close(fd).catch(noop);

@@ -85,7 +85,7 @@ export class Producer extends PoolAccess {
   readonly sqes: Uint32Array;
   readonly states: Int32Array;
   readonly handlers: (OpHandler | undefined)[] = new Array(256);
-    files: FileTable | null = null;
+  files: FileTable | null = null;
   /** Registered buffers as [addr, len] pairs; null when none are registered. */
   buffers: number[] | null = null;
   /** Set by a read/write handler whose transfer was short (breaks IO_LINK). */

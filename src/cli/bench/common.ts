@@ -59,13 +59,13 @@ export function since(t0: bigint): number {
   return Number(process.hrtime.bigint() - t0);
 }
 
+/** W4 peers run this long untimed first (at most half the timed run), so neither is timed cold. */
+export const W4_WARMUP_MS = 300;
+
 /**
  * A stop flag for fixed-duration loops: `tick()` checks the clock only every
  * 64 calls, so hot loops pay almost nothing for it.
  */
-/** W4 peers run this long untimed first (at most half the timed run), so neither is timed cold. */
-export const W4_WARMUP_MS = 300;
-
 export class Deadline {
   private n = 0;
   stopped = false;

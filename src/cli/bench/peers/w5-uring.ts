@@ -5,13 +5,12 @@
 // noise passed off as a result: the rows are listed as skipped, with why.
 import type { PeerModule } from '../types.js';
 import { uringVariants } from './variants.js';
-import { w5Copy } from './w5-copyfile.js';
-import { copyFile } from 'node:fs/promises';
 
 const WHY = 'uring.copyFile is node:fs.copyFile (io_uring has no copy_file_range op): see the fs.copyFile row';
 
 export const peer: PeerModule = {
   workload: 'W5',
   variants: uringVariants('copyFile', 10).map((v) => ({ ...v, available: () => WHY })),
-  run: (p) => w5Copy(copyFile, p),
+  // Never runs (every variant is unavailable); the harness asks for a run.
+  run: async () => ({ skipped: WHY }),
 };
