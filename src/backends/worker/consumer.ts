@@ -63,7 +63,13 @@ export class RingConsumer {
     if (used < v.layout.sqEntries && head !== this.pokedHead && Atomics.exchange(i, v.sqSpaceWait, 0) !== 0) {
       this.pokedHead = head;
       this.poke();
+      return;
     }
+    // A backstop, not the mechanism: if the producer's notify ever finds us
+    // between waits, look again shortly anyway. (CI once saw a staged
+    // backlog behind an 8-entry SQ stall until the test timed out; it did
+    // not reproduce. Staged ops must never wait forever, S3.)
+    this.retryLater();
   }
 
   /** After the SQ tail moved: wakes producers only if some sleep. */
