@@ -280,7 +280,7 @@ export class Executor {
 
   /** Re-arms wakeups before going idle; drains again if work slipped in. */
   private idle(): void {
-    for (let empty = 0; this.backend.arm(); ) {
+    for (let empty = 0; this.backend.arm(this.inflight > 0); ) {
       this.backend.reap();
       if (this.drain() > 0) empty = 0;
       else if (++empty === IDLE_EMPTY_LOOKS) {
@@ -335,6 +335,7 @@ export class Executor {
   }
 
   private submit(take: number): void {
+    this.backend.awake();
     this.backend.sq.push(this.sqes, this.stageHead, take);
     this.stageHead += take;
     let sqes = 0;

@@ -250,6 +250,28 @@ test('a module that cannot load: openScheme rejects with the reason', async () =
   await assert.rejects(openScheme({ module: bad }), (e: Error & { code?: string }) => e.code === 'ERR_URING_SCHEME_LOAD' && /outside 128\.\.255/.test(e.message));
 });
 
+test('waiting for replies: a consumer spins briefly for a fast producer, and stops spinning for slow ops', { skip: os.availableParallelism() < 2 ? 'one CPU: the consumer never spins' : false }, async () => {
+  await withScheme({ workers: 1 }, async (s) => {
+    // Slow ops (5 ms each, one at a time): every spin misses, the budget
+    // halves at each miss and reaches nothing; most arms then skip the spin.
+    const before = s.backendStats();
+    for (let k = 0; k < 30; k++) assert.equal(await s.call(134, { off: 5, len: k }), k);
+    const slow = s.backendStats();
+    const misses = slow.spinMisses - before.spinMisses;
+    const skips = slow.spinSkips - before.spinSkips;
+    assert.ok(misses >= 1, 'no spin was tried while ops were in flight');
+    assert.ok(skips > misses, `spins kept going on ops that take milliseconds: ${misses} misses, ${skips} skips over 30 ops`);
+    assert.equal(slow.spinHits, before.spinHits, 'a 5 ms op cannot answer within a spin');
+    // Fast echoes, 64 in flight, for a while: the producer answers while we
+    // watch, at least sometimes, and then sends no notify for that batch.
+    for (let round = 0; round < 50 && s.backendStats().spinHits === slow.spinHits; round++) {
+      const rs = await Promise.all(Array.from({ length: 64 * 50 }, (_, i) => s.call(128, { len: i })));
+      assert.ok(rs.every((v, i) => v === i), 'every echo reaches its own op');
+    }
+    assert.ok(s.backendStats().spinHits > slow.spinHits, 'no spin ever saw a reply arrive');
+  });
+});
+
 test('the reverse direction: the main thread serves, a worker thread submits', async () => {
   const seen: number[] = [];
   const handlers: SchemeHandlers = {

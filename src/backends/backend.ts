@@ -19,14 +19,21 @@ export interface Backend {
    * completions visible). Returns the count consumed or -errno.
    */
   submit(count: number): number;
+  /**
+   * SQEs are about to be published. The caller is awake and calls arm()
+   * before it sleeps, so completions need no wakeup meanwhile.
+   */
+  awake(): void;
   /** Makes completions that are ready visible in the CQ. */
   reap(): void;
   /**
    * Going idle: re-enables wakeups that were muted while we were awake.
    * Returns true if completions became ready in the meantime, in which case
-   * the caller must reap and drain again rather than wait.
+   * the caller must reap and drain again rather than wait. `inflight` says
+   * ops await completions; a userspace ring may then watch briefly before
+   * it sleeps (the kernel ring never spins).
    */
-  arm(): boolean;
+  arm(inflight?: boolean): boolean;
   /** Calls `onReady` (from the event loop) whenever the CQ may have entries. */
   start(onReady: () => void): void;
   /** Whether the readiness watch keeps the process alive. */

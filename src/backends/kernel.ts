@@ -161,6 +161,10 @@ export class KernelBackend implements Backend {
     return this.n.enter(this.fd, this.sq.pending(), 0, flags);
   }
 
+  awake(): void {
+    this.mute();
+  }
+
   reap(): void {
     this.mute();
     const sqFlags = this.sq.flags();

@@ -187,8 +187,11 @@ class ClientBackend implements Backend {
     return count;
   }
   reap(): void {}
-  arm(): boolean {
-    return this.consumer.arm();
+  awake(): void {
+    this.consumer.awake();
+  }
+  arm(inflight?: boolean): boolean {
+    return this.consumer.arm(inflight);
   }
   start(onReady: () => void): void {
     this.consumer.start(onReady);

@@ -177,8 +177,11 @@ export class WorkerBackend implements Backend {
     this.consumer.flushBacklog();
   }
 
-  arm(): boolean {
-    return this.consumer.arm();
+  awake(): void {
+    this.consumer.awake();
+  }
+  arm(inflight?: boolean): boolean {
+    return this.consumer.arm(inflight);
   }
 
   start(onReady: () => void): void {
