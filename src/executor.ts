@@ -1,11 +1,11 @@
-// The executor: tags, batching, backpressure, teardown.
+// The executor: batching, backpressure, teardown.
 //
 // Ops are prepared into a staging array of SQEs in JavaScript memory. Once
 // per event-loop turn (setImmediate) the staged SQEs are copied into the
 // ring in bulk and submitted with one enter. A job is one op or one linked
-// chain; each of its SQEs carries a tag (slot | generation << 32) in
-// user_data, never a pointer, so a stale or forged CQE cannot reach the
-// wrong job (S6). A job holds every resource its SQEs point at until its
+// chain; each of its SQEs carries a tag (slot | generation << 32, see
+// tags.ts) in user_data, never a pointer, so a stale or forged CQE cannot
+// reach the wrong job (S6). A job holds every resource its SQEs point at until its
 // last CQE is reaped, whatever happened to its promise (S1, S2).
 
 import { IOSQE_IO_LINK, IOSQE_IO_HARDLINK, IOSQE_CQE_SKIP_SUCCESS, IORING_CQE_F_MORE, IORING_ASYNC_CANCEL_ANY, IORING_ASYNC_CANCEL_ALL } from './ring/abi.js';
@@ -15,18 +15,13 @@ import type { Backend } from './backends/backend.js';
 import { errnoError, closedError, uringError } from './errors.js';
 import { URING_CQE_F_EXTENDED, URING_CQE_F_EXTENDED_HI, URING_CQE_F_PEER_DIED } from './backends/worker/cqe-flags.js';
 import { Job, captured, capture, defaultDone, safeDone } from './job.js';
+import { Tags, SKIP_BIT, SOFT_BIT, MEMBER_MASK } from './tags.js';
 
 export { Job, type JobDone } from './job.js';
 
 const SQE_WORDS = 16;
-const GEN_LIMIT = 0x100000000;
 /** CQE flag bits we understand; anything else marks a CQE as garbage. */
 const KNOWN_CQE_FLAGS = 0x1f | URING_CQE_F_PEER_DIED;
-/** Marks, in `members`, an SQE that posts a CQE only on failure (CQE_SKIP_SUCCESS). */
-const SKIP_BIT = 1 << 30;
-/** Marks, in `members`, an SQE soft-linked (IOSQE_IO_LINK, not HARDLINK) to the next. */
-const SOFT_BIT = 1 << 29;
-const MEMBER_MASK = SOFT_BIT - 1;
 const ECANCELED = -125;
 /** Empty reaps in a row after which idle() stops believing the ring's task-work flag. */
 const IDLE_EMPTY_LOOKS = 8;
@@ -69,10 +64,7 @@ export class Executor {
   private stagedJobs: Job[] = [];
   private stagedJobHead = 0;
 
-  private owners: (Job | null)[] = [];
-  private members = new Int32Array(0);
-  private gens = new Uint32Array(0);
-  private freeSlots: number[] = [];
+  private readonly tags = new Tags();
 
   /** Never more SQEs in flight than the CQ can hold: no overflow by construction. */
   private readonly capacity: number;
@@ -126,11 +118,11 @@ export class Executor {
   add(job: Job): number {
     assert(!job.committed && this.stagedJobs[this.stagedJobs.length - 1] === job, 'add() to a job that is not being built');
     this.reserve(1);
-    const slot = this.allocSlot(job, job.size);
+    const slot = this.tags.alloc(job, job.size);
     job.pushSlot(slot);
     const at = this.stageTail * SQE_WORDS;
     this.sqes[at + 8] = slot;
-    this.sqes[at + 9] = this.gens[slot]!;
+    this.sqes[at + 9] = this.tags.gens[slot]!;
     this.stageTail++;
     return at;
   }
@@ -143,7 +135,7 @@ export class Executor {
 
   /** The generation half of the tag currently carried by `slot`. */
   generation(slot: number): number {
-    return this.gens[slot]!;
+    return this.tags.gens[slot]!;
   }
 
   /**
@@ -197,8 +189,8 @@ export class Executor {
         sqe_set_flags(this.sqes, at, f | linked);
       }
       const slot = job.slotAt(k);
-      if (!(linked & IOSQE_IO_HARDLINK)) this.members[slot]! |= SOFT_BIT;
-      if (f & IOSQE_CQE_SKIP_SUCCESS) this.members[slot]! |= SKIP_BIT;
+      if (!(linked & IOSQE_IO_HARDLINK)) this.tags.members[slot]! |= SOFT_BIT;
+      if (f & IOSQE_CQE_SKIP_SUCCESS) this.tags.members[slot]! |= SKIP_BIT;
       else left++;
     }
     job.left = left;
@@ -216,7 +208,7 @@ export class Executor {
     assert(!job.committed && this.stagedJobs[this.stagedJobs.length - 1] === job, 'discard() of a job not being built');
     this.stagedJobs.pop();
     this.stageTail -= job.size;
-    this.freeSlots_(job);
+    this.tags.release(job);
     job.finished = true;
     // done() walks res to free what each SQE took; never-run SQEs read 0.
     if (job.res.length !== job.size) job.res = new Array<number>(job.size).fill(0);
@@ -243,7 +235,7 @@ export class Executor {
       const slot = job.slotAt(k);
       const c = this.begin('cancel');
       const at = this.add(c); // before reading this.sqes: add() may grow staging
-      prep_cancel(this.sqes, at, slot, this.gens[slot]!, 0);
+      prep_cancel(this.sqes, at, slot, this.tags.gens[slot]!, 0);
       this.commitDetached(c);
     }
   }
@@ -402,12 +394,13 @@ export class Executor {
   }
 
   private complete(slot: number, gen: number, res: number, flags: number): void {
-    const job = slot < this.owners.length ? this.owners[slot] : null;
-    if (!job || this.gens[slot] !== gen || !job.submitted || (flags & ~KNOWN_CQE_FLAGS & 0xffff) !== 0) {
+    const tags = this.tags;
+    const job = slot < tags.owners.length ? tags.owners[slot] : null;
+    if (!job || tags.gens[slot] !== gen || !job.submitted || (flags & ~KNOWN_CQE_FLAGS & 0xffff) !== 0) {
       this.counters.badCqes++;
       return;
     }
-    const m = this.members[slot]!;
+    const m = tags.members[slot]!;
     const k = m & MEMBER_MASK;
     job.res[k] = res;
     if (flags & URING_CQE_F_PEER_DIED) job.died = true;
@@ -429,7 +422,7 @@ export class Executor {
   private skipRest(job: Job, k: number): void {
     for (let i = k + 1; i < job.size; i++) {
       job.res[i] = ECANCELED;
-      if (!(this.members[job.slotAt(i)]! & SKIP_BIT)) job.left--;
+      if (!(this.tags.members[job.slotAt(i)]! & SKIP_BIT)) job.left--;
     }
     assert(job.left >= 0, 'more CQEs skipped than expected');
     if (job.left === 0) this.finish(job);
@@ -437,7 +430,7 @@ export class Executor {
 
   private finish(job: Job): void {
     job.finished = true;
-    this.freeSlots_(job);
+    this.tags.release(job);
     this.inflight -= job.size;
     let value: unknown;
     let error: Error | null = null;
@@ -498,41 +491,6 @@ export class Executor {
     this.stagedJobHead = 0;
   }
 
-  private allocSlot(job: Job, member: number): number {
-    let slot = this.freeSlots.pop();
-    if (slot === undefined) {
-      slot = this.owners.length;
-      this.owners.push(null);
-      if (slot >= this.gens.length) this.growSlots(slot + 1);
-    }
-    this.owners[slot] = job;
-    this.members[slot] = member;
-    return slot;
-  }
-
-  private freeSlots_(job: Job): void {
-    for (let k = 0; k < job.size; k++) this.freeSlot(job.slotAt(k));
-  }
-
-  private freeSlot(slot: number): void {
-    this.owners[slot] = null;
-    // A new generation makes any late CQE for the old tag stale.
-    this.gens[slot] = (this.gens[slot]! + 1) % GEN_LIMIT;
-    this.freeSlots.push(slot);
-  }
-
-  private growSlots(min: number): void {
-    const size = Math.max(min, this.gens.length * 2, 256);
-    const gens = new Uint32Array(size);
-    gens.set(this.gens);
-    // Start each new slot at a random generation so tags differ across rings.
-    for (let i = this.gens.length; i < size; i++) gens[i] = (Math.random() * GEN_LIMIT) >>> 0;
-    const members = new Int32Array(size);
-    members.set(this.members);
-    this.gens = gens;
-    this.members = members;
-  }
-
   /**
    * Closes the ring: staged jobs that never reached the kernel reject at
    * once; in-flight jobs reject with ERR_URING_CLOSED, are cancelled, and
@@ -549,7 +507,7 @@ export class Executor {
     const err = closedError();
     for (let j = this.stagedJobHead; j < this.stagedJobs.length; j++) {
       const job = this.stagedJobs[j]!;
-      this.freeSlots_(job);
+      this.tags.release(job);
       job.finished = true;
       if (!job.settled) {
         job.settled = true;
@@ -560,7 +518,7 @@ export class Executor {
     this.stagedJobs = [];
     this.stagedJobHead = 0;
     this.stageHead = this.stageTail = 0;
-    for (const job of this.owners) {
+    for (const job of this.tags.owners) {
       if (job && !job.settled) {
         job.settled = true;
         job.reject(err);
