@@ -42,9 +42,15 @@ export interface ConsumerStats {
  * then only delays the next submission). Never on one CPU, where spinning
  * would keep the producer from running. URING_CONSUMER_SPIN_US overrides.
  */
-const SPIN_MAX_US = availableParallelism() > 1 ? Number(process.env.URING_CONSUMER_SPIN_US ?? 20) : 0;
+const SPIN_MAX_US = availableParallelism() > 1 ? spinLimit(process.env.URING_CONSUMER_SPIN_US) : 0;
 /** Arms without a spin, after spins kept missing, before trying again. */
 const SPIN_RETRY_ARMS = 8;
+
+/** The spin limit from the environment: 0..1000 us, else the default (a NaN limit would never end a spin). */
+function spinLimit(env: string | undefined): number {
+  const us = env === undefined || env.trim() === '' ? NaN : Number(env);
+  return Number.isFinite(us) && us >= 0 ? Math.min(Math.floor(us), 1000) : 20;
+}
 
 export class RingConsumer {
   producerWakes = 0;
