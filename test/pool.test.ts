@@ -223,3 +223,24 @@ test('the old alloc(size, align) form still returns a chunk', () => {
   assert.equal(c.addr % 4096, 0);
   pool.free(c);
 });
+
+test("a region's plain alias is the same memory, unshared", { skip: native ? false : 'no addon: regions have no plain alias' }, () => {
+  const pool = newPool();
+  const c = pool.alloc(8192, 4096) as Chunk;
+  const plain = c.region.plain();
+  assert.ok(plain instanceof ArrayBuffer, 'an ArrayBuffer');
+  assert.ok(!(plain instanceof SharedArrayBuffer), 'not shared: V8 copies it with memmove');
+  assert.equal(plain.byteLength, c.region.bytes.byteLength, 'the whole usable region');
+  assert.equal(c.region.plain(), plain, 'made once per region');
+  // Writes through either view show in the other, at the chunk's offset.
+  const alias = new Uint8Array(plain, c.offset, 8192);
+  const shared = c.view(8192);
+  alias[0] = 0xa5;
+  alias[8191] = 0x5a;
+  assert.equal(shared[0], 0xa5);
+  assert.equal(shared[8191], 0x5a);
+  shared[100] = 7;
+  assert.equal(alias[100], 7);
+  if (addressOf) assert.equal(native!.addressOf(alias), c.addr, 'the alias starts at the chunk address');
+  pool.free(c);
+});
