@@ -144,6 +144,19 @@ export class Chunk {
   }
 
   /**
+   * view() for the library's own copies between a chunk and a caller's
+   * buffer: over the region's plain alias when there is one, so the copy is
+   * a memmove (see Region.plain). Never hand it to users.
+   * @internal
+   */
+  copyView(len = this.size): Uint8Array {
+    if (this.state !== LIVE) throw releasedError('view() of a freed chunk');
+    assert(len >= 0 && len <= this.size, 'a chunk view stays inside the chunk');
+    const plain = this.region.plain();
+    return plain ? new Uint8Array(plain, this.offset, len) : this.region.bytes.subarray(this.offset, this.offset + len);
+  }
+
+  /**
    * Marks one more SQE as referencing this chunk. Call it before the SQE can
    * reach the kernel; a freed chunk refuses (ERR_URING_RELEASED).
    */

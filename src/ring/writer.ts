@@ -127,7 +127,7 @@ export class SqeWriter {
       // (A detached view throws on set(), even of nothing: check first.)
       const n = res > 0 && !abandoned ? Math.min(res, target.byteLength) : 0;
       try {
-        if (n > 0) target.set(c.view(n));
+        if (n > 0) target.set(c.copyView(n));
       } finally {
         this.free(c);
       }
@@ -142,7 +142,7 @@ export class SqeWriter {
     int32(fd, 'fd');
     const len = buffer.byteLength;
     const c = this.chunk(len);
-    c.view(len).set(new Uint8Array(buffer.buffer, buffer.byteOffset, len));
+    c.copyView(len).set(new Uint8Array(buffer.buffer, buffer.byteOffset, len));
     const at = this.sqe(this.freeing(c));
     prep.prep_write(this.ex.sqes, at, fd, c.addr, len, position);
     return this;
@@ -156,7 +156,7 @@ export class SqeWriter {
       let left = abandoned ? 0 : Math.min(res, total);
       buffers.forEach((b, i) => {
         const n = Math.min(left, b.byteLength);
-        if (n > 0) new Uint8Array(b.buffer, b.byteOffset, n).set(chunks[i]!.view(n));
+        if (n > 0) new Uint8Array(b.buffer, b.byteOffset, n).set(chunks[i]!.copyView(n));
         left -= n;
       });
       for (const c of chunks) this.free(c);
@@ -183,7 +183,7 @@ export class SqeWriter {
     let total = 0;
     buffers.forEach((b, i) => {
       const c = this.chunk(b.byteLength);
-      if (copyIn) c.view(b.byteLength).set(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
+      if (copyIn) c.copyView(b.byteLength).set(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
       chunks.push(c);
       prep.setU64(words, i * 4, c.addr);
       prep.setU64(words, i * 4 + 2, b.byteLength);
