@@ -5,8 +5,8 @@
 // ring in bulk and submitted with one enter. A job is one op or one linked
 // chain; each of its SQEs carries a tag (slot | generation << 32, see
 // tags.ts) in user_data, never a pointer, so a stale or forged CQE cannot
-// reach the wrong job (S6). A job holds every resource its SQEs point at until its
-// last CQE is reaped, whatever happened to its promise (S1, S2).
+// reach the wrong job (S6). A job holds every resource its SQEs point at
+// until its last CQE is reaped, whatever happened to its promise (S1, S2).
 
 import { IOSQE_IO_LINK, IOSQE_IO_HARDLINK, IOSQE_CQE_SKIP_SUCCESS, IORING_CQE_F_MORE, IORING_ASYNC_CANCEL_ANY, IORING_ASYNC_CANCEL_ALL } from './ring/abi.js';
 import { prep_cancel, sqe_get_flags, sqe_set_flags } from './ring/prep.js';

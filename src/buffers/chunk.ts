@@ -94,7 +94,8 @@ export class Region {
    * buffers. V8 copies to or from a SharedArrayBuffer with relaxed atomic
    * word moves, since another thread may write meanwhile: on W1 that copy
    * was 7% of the time, where memmove costs a fraction. Our copies happen
-   * only once the op's CQE is in, so nobody writes then. Never handed to
+   * before an op is submitted or after its CQE, when nobody else writes
+   * the chunk. Never handed to
    * users (it could be transferred). Null without the addon, or where the
    * runtime refuses external buffers: then copy through `bytes`.
    */
