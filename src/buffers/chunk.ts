@@ -13,6 +13,19 @@ import { assert } from '../ring/queue.js';
 import { uringError, type UringError } from '../errors.js';
 import { native } from '../native.js';
 
+/** The addon's calls over pool memory: external views of it, and detaching them. */
+export interface NativeMemory {
+  view(source: Uint8Array, offset: number, length: number): ArrayBuffer | number;
+  detach(ab: ArrayBuffer): number;
+}
+
+// URING_LEASE_MODE=copy forgoes them (tests, and a way out should a runtime
+// refuse external buffers): leases copy, and regions have no plain alias.
+export const nativeMemory: NativeMemory | null =
+  process.env.URING_LEASE_MODE !== 'copy' && native && typeof (native as unknown as Partial<NativeMemory>).view === 'function'
+    ? (native as unknown as NativeMemory)
+    : null;
+
 /** Alignment of a region's first usable byte: enough for O_DIRECT. */
 export const REGION_ALIGN = 4096;
 /** Synthetic address of region `id` (worker backend): (id + 1) * 2^40 + offset. */
@@ -95,14 +108,13 @@ export class Region {
    * word moves, since another thread may write meanwhile: on W1 that copy
    * was 7% of the time, where memmove costs a fraction. Our copies happen
    * before an op is submitted or after its CQE, when nobody else writes
-   * the chunk. Never handed to
-   * users (it could be transferred). Null without the addon, or where the
-   * runtime refuses external buffers: then copy through `bytes`.
+   * the chunk. Never handed to users (it could be transferred). Null
+   * without the addon, or where the runtime refuses external buffers: then
+   * copy through `bytes`.
    */
   plain(): ArrayBuffer | null {
     if (this.plainAb === undefined) {
-      const view = (native as { view?: (src: Uint8Array, off: number, len: number) => ArrayBuffer | number } | null)?.view;
-      const ab = view ? view(this.bytes, 0, this.bytes.byteLength) : null;
+      const ab = nativeMemory ? nativeMemory.view(this.bytes, 0, this.bytes.byteLength) : null;
       this.plainAb = ab instanceof ArrayBuffer ? ab : null;
     }
     return this.plainAb;
@@ -139,9 +151,13 @@ export class Chunk {
 
   /** A view of the chunk's first `len` bytes. Throws ERR_URING_RELEASED once freed. */
   view(len = this.size): Uint8Array {
+    this.checkView(len);
+    return this.region.bytes.subarray(this.offset, this.offset + len);
+  }
+
+  private checkView(len: number): void {
     if (this.state !== LIVE) throw releasedError('view() of a freed chunk');
     assert(len >= 0 && len <= this.size, 'a chunk view stays inside the chunk');
-    return this.region.bytes.subarray(this.offset, this.offset + len);
   }
 
   /**
@@ -151,10 +167,10 @@ export class Chunk {
    * @internal
    */
   copyView(len = this.size): Uint8Array {
-    if (this.state !== LIVE) throw releasedError('view() of a freed chunk');
-    assert(len >= 0 && len <= this.size, 'a chunk view stays inside the chunk');
     const plain = this.region.plain();
-    return plain ? new Uint8Array(plain, this.offset, len) : this.region.bytes.subarray(this.offset, this.offset + len);
+    if (!plain) return this.view(len);
+    this.checkView(len);
+    return new Uint8Array(plain, this.offset, len);
   }
 
   /**

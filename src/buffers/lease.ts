@@ -32,20 +32,7 @@
 // still write into a leased chunk until its completion, as any zero-copy
 // buffer does; release the lease if that matters.
 
-import { native } from '../native.js';
-import { Chunk, badFreeError, releasedError } from './chunk.js';
-
-interface NativeMemory {
-  view(source: Uint8Array, offset: number, length: number): ArrayBuffer | number;
-  detach(ab: ArrayBuffer): number;
-}
-
-// URING_LEASE_MODE=copy forces copy mode (tests, and a way out should a
-// runtime refuse external buffers).
-const mem: NativeMemory | null =
-  process.env.URING_LEASE_MODE !== 'copy' && native && typeof (native as unknown as Partial<NativeMemory>).view === 'function'
-    ? (native as unknown as NativeMemory)
-    : null;
+import { Chunk, badFreeError, releasedError, nativeMemory as mem } from './chunk.js';
 
 /** How leases protect released memory in this process. */
 export const LEASE_MODE: 'detach' | 'copy' = mem ? 'detach' : 'copy';

@@ -138,10 +138,9 @@ export class FsRuntime {
   private make(size: number, cls: number): Mem {
     const c = this.pool.alloc(size, Math.min(size, PAGE));
     const r = c.region;
-    // The region's plain alias makes our copies in and out memmoves (see Region.plain).
-    const plain = r.plain();
-    const buf = plain ? Buffer.from(plain, c.offset, size) : Buffer.from(r.sab as unknown as ArrayBuffer, r.bytes.byteOffset + c.offset, size);
-    return new Mem(c, r.addr + c.offset, buf, cls);
+    // Over the region's plain alias: our copies in and out are memmoves (see Region.plain).
+    const v = c.copyView(size);
+    return new Mem(c, r.addr + c.offset, Buffer.from(v.buffer, v.byteOffset, size), cls);
   }
 
   /** Pool memory not yet given back (tests: 0 when idle). */
