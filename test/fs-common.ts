@@ -9,6 +9,8 @@ import { createHash } from 'node:crypto';
 import { rt, runtimeFailure, type FsRuntime } from '../src/fs/runtime.js';
 import { readFileStats } from '../src/fs/readfile.js';
 import { WorkerBackend } from '../src/backends/worker.js';
+import * as prep from '../src/ring/prep.js';
+import assert from 'node:assert/strict';
 
 export const BACKEND = process.env.URING_BACKEND ?? 'kernel';
 
@@ -150,4 +152,49 @@ export async function workersUp(r: FsRuntime): Promise<void> {
 
 export function openFdCount(): number {
   return fs.readdirSync('/proc/self/fd').length;
+}
+
+/** The process's fds and what each names (for a readable leak report). */
+export function openFds(): string[] {
+  return fs.readdirSync('/proc/self/fd').map((f) => {
+    try {
+      return `${f} -> ${fs.readlinkSync(`/proc/self/fd/${f}`)}`;
+    } catch {
+      return f;
+    }
+  });
+}
+
+/**
+ * Everything back after a test: no process fd leaked, every direct
+ * descriptor slot free and empty in the kernel's table (S7), all pool memory
+ * returned (what is not in the runtime's caches is where it started).
+ */
+export async function assertClean(r: FsRuntime, fds0: number | string[], poolInUse0?: number): Promise<void> {
+  await quiesce(r);
+  if (typeof fds0 === 'number') assert.equal(openFdCount(), fds0, `process fds leaked (or closed): ${openFds().join(', ')}`);
+  else {
+    const now = openFds();
+    const gone = fds0.filter((f) => !now.includes(f));
+    const added = now.filter((f) => !fds0.includes(f));
+    assert.equal(now.length, fds0.length, `process fds leaked: ${added.join(', ')}; closed: ${gone.join(', ')}`);
+  }
+  assert.equal(r.slotsBusy, 0, 'direct-descriptor slots still busy');
+  assert.equal(r.memOutstanding, 0, 'pool memory not given back');
+  if (poolInUse0 !== undefined) assert.equal(r.pool.stats().inUse - r.cachedBytes, poolInUse0, 'pool memory not back at its starting level');
+  if (r.direct) {
+    assert.equal(r.freeSlotList.length, r.slotCount, 'free slot list incomplete');
+    // Ask the kernel: closing a free slot must fail with EBADF (nothing installed).
+    const slots = [...r.freeSlotList];
+    const res = await Promise.all(
+      slots.map((s) => r.op('close', (q, at) => prep.prep_close_direct(q, at, s)).then(() => 0, (e: { errno: number }) => e.errno)),
+    );
+    const installed = slots.filter((_, i) => res[i] !== -9);
+    assert.deepEqual(installed, [], 'direct descriptors left installed in the kernel table');
+  }
+}
+
+/** Pool bytes held outside the runtime's caches: a baseline for assertClean(). */
+export function poolBaseline(r: FsRuntime): number {
+  return r.pool.stats().inUse - r.cachedBytes;
 }

@@ -9,8 +9,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as uring from '../src/fs/promises.js';
-import * as prep from '../src/ring/prep.js';
-import { runtimeOrSkip, tmpDir, quiesce, openFdCount, mulberry32, workersUp } from './fs-common.js';
+import { runtimeOrSkip, tmpDir, openFdCount, mulberry32, workersUp, assertClean as assertCleanRuntime } from './fs-common.js';
 import type { FsRuntime } from '../src/fs/runtime.js';
 
 const r = runtimeOrSkip();
@@ -42,23 +41,7 @@ const EXPECT = FILES.map((p) => fs.readFileSync(p));
 
 const tick = () => new Promise<void>((res) => setImmediate(res));
 
-/** Everything back: fds, slots (and empty in the kernel table), pool memory. */
-async function assertClean(fds0: number): Promise<void> {
-  await quiesce(rt);
-  assert.equal(openFdCount(), fds0, 'process fds leaked');
-  assert.equal(rt.slotsBusy, 0, 'direct-descriptor slots still busy');
-  assert.equal(rt.memOutstanding, 0, 'pool memory not given back');
-  if (rt.direct) {
-    assert.equal(rt.freeSlotList.length, rt.slotCount, 'free slot list incomplete');
-    // Ask the kernel: closing a free slot must fail with EBADF (nothing installed).
-    const slots = [...rt.freeSlotList];
-    const res = await Promise.all(
-      slots.map((s) => rt.op('close', (q, at) => prep.prep_close_direct(q, at, s)).then(() => 0, (e: { errno: number }) => e.errno)),
-    );
-    const installed = slots.filter((_, i) => res[i] !== -9);
-    assert.deepEqual(installed, [], 'direct descriptors left installed in the kernel table');
-  }
-}
+const assertClean = (fds0: number): Promise<void> => assertCleanRuntime(rt, fds0);
 
 test('S1: a read buffer transferred mid-flight is never written', { skip }, async () => {
   const fds0 = openFdCount();

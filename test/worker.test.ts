@@ -255,3 +255,27 @@ test('a timeout with a count completes after that many other completions', async
   assert.equal(await t2, 0);
   await ring.close();
 });
+
+test('a cancel of an op that finished but is not yet published answers -ENOENT at once (no ack wait)', async (t) => {
+  // One worker: the NOPs and their cancels land in one producer, which runs
+  // them all in one turn; every NOP has finished (its CQE buffered) when its
+  // cancel runs. A cancel once treated such an entry as running and waited
+  // 100 ms for an ack its own thread could never send: abort storms stalled
+  // and held descriptors open meanwhile.
+  const ring = new Ring({ backend: 'worker', entries: 256, workers: 1 });
+  const backend = ring.executor.backend as WorkerBackend;
+  await ring.nop(); // the worker is up
+  const p = path.join(tempDir(t), 'f');
+  fs.writeFileSync(p, 'abcd');
+  const fd = fs.openSync(p, 'r');
+  closeLater(t, fd);
+  for (let round = 0; round < 4; round++) {
+    const ops = Array.from({ length: 64 }, () => ring.read(fd, new Uint8Array(4), 0));
+    const cancels = ops.map((op) => ring.cancel(op));
+    assert.deepEqual(await Promise.all(ops), new Array(64).fill(4));
+    const res = await Promise.all(cancels.map((p) => p.then((v) => v, (e: { errno: number }) => e.errno)));
+    assert.ok(res.every((r) => r === -2), `cancels answered ${[...new Set(res)].join(', ')}, not -ENOENT`);
+  }
+  assert.equal(backend.stats().ackTimeouts, 0, 'a cancel waited for an ack');
+  await ring.close();
+});

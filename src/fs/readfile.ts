@@ -80,8 +80,30 @@ class ReadFileJob extends Job implements Abortable {
 }
 
 let active = 0;
-/** Requests waiting for room: a closure each, only under overload. */
-const waiting: (() => void)[] = [];
+
+/**
+ * A readFile waiting for room (only under overload). Its state lives on the
+ * object, not in a closure; an abort rejects it at once and leaves it in the
+ * line, where next() skips it.
+ */
+class Waiter implements Abortable {
+  constructor(
+    readonly rt: FsRuntime,
+    readonly path: string | Uint8Array,
+    readonly pathText: string,
+    readonly flags: number,
+    readonly encoding: string | null | undefined,
+    readonly signal: AbortSignal | undefined,
+    readonly resolve: (v: Buffer | string) => void,
+    readonly reject: (e: unknown) => void,
+  ) {}
+
+  abortNow(): void {
+    this.reject(abortError(this.signal));
+  }
+}
+
+const waiting: (Waiter | undefined)[] = [];
 let waitHead = 0;
 
 /**
@@ -96,32 +118,41 @@ export function readFileChain(
   encoding: string | null | undefined,
   signal: AbortSignal | undefined,
 ): Promise<Buffer | string> {
-  if (active < MAX_ACTIVE) return start(rt, path, pathText, flags, encoding, signal);
+  if (active < MAX_ACTIVE && waitHead === waiting.length) return start(rt, path, pathText, flags, encoding, signal);
   return new Promise((resolve, reject) => {
-    const waiter: Abortable = { abortNow: () => reject(abortError(signal)) };
-    if (signal) watchAbort(signal, waiter);
-    waiting.push(() => {
-      if (signal) {
-        unwatchAbort(signal, waiter);
-        if (signal.aborted) {
-          next();
-          return;
-        }
-      }
-      start(rt, path, pathText, flags, encoding, signal).then(resolve, reject);
-    });
+    const w = new Waiter(rt, path, pathText, flags, encoding, signal, resolve, reject);
+    if (signal) watchAbort(signal, w);
+    waiting.push(w);
   });
 }
 
+/** A chain (or its unchained fallback) gave its room back: let the line move. */
+function release(): void {
+  active--;
+  if (waitHead < waiting.length) queueMicrotask(next);
+}
+
+/**
+ * Starts waiters while there is room. A loop, not a recursion: a line of
+ * 100,000 aborted waiters is skipped in one pass, with a flat stack.
+ */
 function next(): void {
-  if (waitHead < waiting.length) {
-    const run = waiting[waitHead]!;
-    waiting[waitHead++] = undefined as unknown as () => void;
+  while (active < MAX_ACTIVE && waitHead < waiting.length) {
+    const w = waiting[waitHead]!;
+    waiting[waitHead++] = undefined;
     if (waitHead > 1024 && waitHead * 2 > waiting.length) {
       waiting.splice(0, waitHead);
       waitHead = 0;
     }
-    run();
+    if (w.signal) {
+      unwatchAbort(w.signal, w);
+      if (w.signal.aborted) continue; // already rejected by abortNow()
+    }
+    try {
+      start(w.rt, w.path, w.pathText, w.flags, w.encoding, w.signal).then(w.resolve, w.reject);
+    } catch (e) {
+      w.reject(e);
+    }
   }
 }
 
@@ -134,7 +165,14 @@ function start(
   signal: AbortSignal | undefined,
 ): Promise<Buffer | string> {
   const slot = rt.direct ? rt.takeSlot() : -1;
-  if (slot < 0) return readFileUnchained(rt, path, pathText, flags, encoding, signal);
+  if (slot < 0) {
+    active++;
+    // Counted as active too: the line must move when it ends, or waiters
+    // queued behind a run of unchained reads would never start (S3).
+    const p = readFileUnchained(rt, path, pathText, flags, encoding, signal);
+    p.then(release, release);
+    return p;
+  }
   const ex = rt.ex;
   const job = ex.begin('open', new ReadFileJob('open')) as ReadFileJob;
   active++;
@@ -187,8 +225,7 @@ function readFileDone(j: Job): Buffer | string | Promise<Buffer | string> {
   const r2 = res[2]!;
   if (job.signal) unwatchAbort(job.signal, job);
   if (job.pmem) rt.put(job.pmem);
-  active--;
-  if (waitHead < waiting.length) queueMicrotask(next);
+  release();
   const mem = job.mem;
   const slot = job.dslot;
   // This runs at the chain's last CQE whatever became of the promise

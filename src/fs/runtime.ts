@@ -143,6 +143,13 @@ export class FsRuntime {
     return new Mem(c, r.addr + c.offset, Buffer.from(v.buffer, v.byteOffset, size), cls);
   }
 
+  /** Bytes of pool memory parked in the size-class caches, ready for reuse. */
+  get cachedBytes(): number {
+    let n = 0;
+    for (let c = 0; c < this.cache.length; c++) n += this.cache[c]!.length << (c + MIN_CLASS_SHIFT);
+    return n;
+  }
+
   /** Pool memory not yet given back (tests: 0 when idle). */
   get memOutstanding(): number {
     return this.memOut;

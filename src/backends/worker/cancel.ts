@@ -19,7 +19,7 @@
 //    chains, posting nothing for the cancelled SQE.
 
 import {
-  L_QUEUED, L_RUNNING, L_PARKED, L_CANCEL_REQ, L_CANCEL_GO, L_CANCEL_DONE, L_LINKED, ACK_CANCELLED, ACK_FINISHED, isCancelGo,
+  L_QUEUED, L_RUNNING, L_PARKED, L_CANCEL_REQ, L_CANCEL_GO, L_CANCEL_DONE, L_LINKED, L_POSTING, ACK_CANCELLED, ACK_FINISHED, isCancelGo,
 } from './layout.js';
 import type { Producer } from './producer.js';
 
@@ -47,7 +47,7 @@ export function scan(p: Producer, fn: (owner: number, slot: number, sqes: Uint32
     const { states, sqes } = p.ledgers[o]!;
     for (let slot = 0; slot < cap; slot++) {
       const st = Atomics.load(states, slot);
-      if (st < L_QUEUED || st === L_LINKED || st === L_CANCEL_DONE || isCancelGo(st)) continue;
+      if (st < L_QUEUED || st === L_LINKED || st === L_POSTING || st === L_CANCEL_DONE || isCancelGo(st)) continue;
       if (fn(o, slot, sqes)) return;
     }
   }
@@ -68,6 +68,7 @@ export function settleRunning(p: Producer, owner: number, slot: number): boolean
       Atomics.wait(acks, slot, 0, left);
     }
   }
+  if (p.canBlock) Atomics.add(p.v.i32, p.v.statAckTimeouts, 1);
   // Still running: take the flag back, unless the owner acked meanwhile (if
   // it acks just after, it sees the flag gone and parks as usual).
   if (Atomics.load(acks, slot) === ACK_CANCELLED) return true;

@@ -23,6 +23,8 @@ export interface ConsumerStats {
   consumerWakes: number;
   /** Times a producer found the CQ full and waited for us. */
   spaceWaits: number;
+  /** Cancels that waited the full ack time for an op caught running (each stalled its producer). */
+  ackTimeouts: number;
   /** Spins before sleeping that saw CQEs arrive (each saved a notify). */
   spinHits: number;
   /** Spins that saw nothing and ended in a sleep. */
@@ -280,6 +282,7 @@ export class RingConsumer {
       producerWakes: this.producerWakes,
       consumerWakes: Atomics.load(v.i32, v.statConsumerWakes),
       spaceWaits: Atomics.load(v.i32, v.statSpaceWaits),
+      ackTimeouts: Atomics.load(v.i32, v.statAckTimeouts),
       spinHits: this.spinHits,
       spinMisses: this.spinMisses,
       spinSkips: this.spinSkips,

@@ -40,12 +40,12 @@ const C = {
   CQ_SPACE_WAIT: 112, // 1 while a producer waits for CQ space
   CANCEL_SEQ: 144, COUNT_WAITERS: 145,
   SQ_MASK: 160, SQ_ENTRIES: 161, CQ_MASK: 162, CQ_ENTRIES: 163, SQ_FLAGS: 164, SQ_DROPPED: 165, CQ_OVERFLOW: 166, CQ_FLAGS: 167,
-  STAT_CONSUMER_WAKES: 176, STAT_PRODUCER_WAKES: 177, STAT_SPACE_WAITS: 178,
+  STAT_CONSUMER_WAKES: 176, STAT_PRODUCER_WAKES: 177, STAT_SPACE_WAITS: 178, STAT_ACK_TIMEOUTS: 179,
   SLEEP: 192, // one word per producer: 1 while it sleeps on EVENT_SEQ; then
   // one word per producer: its share of COUNT_WAITERS, so a dead one's can be taken back
 } as const;
 
-/** Ledger entry states. A claimed SQE goes QUEUED → RUNNING → (PARKED →) FREE. */
+/** Ledger entry states. A claimed SQE goes QUEUED → RUNNING → (PARKED →) POSTING → FREE. */
 export const L_FREE = 0;
 /** Copied out under the claim lock, head not yet advanced (see reconcileClaim). */
 export const L_TENTATIVE = 1;
@@ -60,6 +60,12 @@ export const L_CANCEL_REQ = 5;
 export const L_LINKED = 6;
 /** Its answer (-ECANCELED) is published by the canceller: the owner only cleans up. */
 export const L_CANCEL_DONE = 7;
+/**
+ * Finished: its CQE waits in the owner's buffer for the next publication.
+ * Not cancellable (the kernel's cancel finds a completed request no more),
+ * and never RUNNING: a canceller would wait for an ack that never comes.
+ */
+export const L_POSTING = 8;
 /**
  * L_CANCEL_GO + canceller index: a canceller committed to answer it and has
  * not published yet (the index lets a dead canceller's promises be kept).
@@ -151,6 +157,8 @@ export class RingView {
   readonly statConsumerWakes: number;
   readonly statProducerWakes: number;
   readonly statSpaceWaits: number;
+  /** Cancels that gave up waiting for a running op's ack (a slow op, or a bug: see L_POSTING). */
+  readonly statAckTimeouts: number;
   readonly sleepBase: number;
   readonly countBase: number;
   /** Word index of CQE 0. */
@@ -184,6 +192,7 @@ export class RingView {
     this.statConsumerWakes = b + C.STAT_CONSUMER_WAKES;
     this.statProducerWakes = b + C.STAT_PRODUCER_WAKES;
     this.statSpaceWaits = b + C.STAT_SPACE_WAITS;
+    this.statAckTimeouts = b + C.STAT_ACK_TIMEOUTS;
     this.sleepBase = b + C.SLEEP;
     this.countBase = this.sleepBase + align(layout.producers, 16);
     this.cqesBase = layout.cqes >>> 2;

@@ -22,7 +22,7 @@
 import * as abi from '../../ring/abi.js';
 import {
   RingView, HostView, type RingLayout, lock, unlock, postCqes, wakeConsumer,
-  L_FREE, L_TENTATIVE, L_QUEUED, L_RUNNING, L_PARKED, L_CANCEL_REQ, L_CANCEL_DONE, L_LINKED, PENDING,
+  L_FREE, L_TENTATIVE, L_QUEUED, L_RUNNING, L_PARKED, L_CANCEL_REQ, L_CANCEL_DONE, L_LINKED, L_POSTING, PENDING,
 } from './layout.js';
 import { URING_CQE_F_EXTENDED, URING_CQE_F_EXTENDED_HI } from './cqe-flags.js';
 import type { FileTable } from './files.js';
@@ -408,6 +408,9 @@ export class Producer extends PoolAccess {
       this.release(slot);
       return;
     }
+    // Done, not yet published: no longer cancellable. A cancel flagged just
+    // now is told the op finished, so it does not wait for an ack.
+    if (Atomics.exchange(this.states, slot, L_POSTING) === L_CANCEL_REQ) ack(this.acks, slot, false);
     const at = slot << 4;
     const lo = this.sqes[at + 8]! | 0;
     const hi = this.sqes[at + 9]! | 0;
