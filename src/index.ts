@@ -7,17 +7,17 @@ export {
 } from './buffers/pool.js';
 export { BufRing, type BufRingOptions } from './buffers/bufring.js';
 export { errnoError, type UringSystemError, type UringError } from './errors.js';
-export type { ExecutorStats } from './executor.js';
-export * as constants from './ring/abi.js';
-export { backendInfo, type BackendChoice, type BackendOptions } from './backends/select.js';
-export type { Backend, BackendName } from './backends/backend.js';
+export type { ExecutorStats } from './executor/executor.js';
+export * as constants from './abi/abi.js';
+export { backendInfo, type BackendChoice, type BackendOptions } from './ring/select.js';
+export type { Backend, BackendName } from './queues/backend.js';
 // Schemes: your own opcodes on a userspace ring, served by workers or by the main thread.
 export {
   openScheme, Scheme, serveScheme, connectScheme, SchemeServer, SchemeClient,
   type SchemeOptions, type SchemeSqe, type SchemeHandle, type SchemeHandler, type SchemeHandlers, type SchemeRequest, type SchemeContext,
-} from './backends/scheme.js';
+} from './schemes/scheme.js';
 export { WorkerBackend, type WorkerOptions, type WorkerBackendStats } from './backends/worker.js';
-export { URING_CQE_F_EXTENDED, URING_CQE_F_EXTENDED_HI, URING_CQE_F_PEER_DIED } from './backends/worker/cqe-flags.js';
+export { URING_CQE_F_EXTENDED, URING_CQE_F_EXTENDED_HI, URING_CQE_F_PEER_DIED } from './abi/cqe-flags.js';
 // node:fs/promises on the ring (drop-in; `promises` also carries `constants`).
 export {
   open, readFile, writeFile, appendFile, stat, lstat, access, unlink, rename, mkdir, rmdir, rm, copyFile, cp, truncate,

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Ring, constants as c } from '../src/index.js';
-import type { Job } from '../src/executor.js';
+import type { Job } from '../src/executor/executor.js';
 import {
   tempDir, closeLater, makeFifo, drainFifo, fsError, rejectsLikeFs, rejectsErrno, rejectsWithCode, randomBytes,
   mulberry32, gc, jobOf, tick, settled, need, openFds, BACKEND, backendUnavailable, fdIdentity, assertFdClosed, NEVER_OPEN_FD,

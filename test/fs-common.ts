@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { rt, runtimeFailure, type FsRuntime } from '../src/fs/runtime.js';
 import { readFileStats } from '../src/fs/readfile.js';
 import { WorkerBackend } from '../src/backends/worker.js';
-import * as prep from '../src/ring/prep.js';
+import * as prep from '../src/abi/prep.js';
 import assert from 'node:assert/strict';
 
 export const BACKEND = process.env.URING_BACKEND ?? 'kernel';

@@ -11,7 +11,7 @@ import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { fileURLToPath } from 'node:url';
 import { Ring } from '../src/index.js';
-import type { Job } from '../src/executor.js';
+import type { Job } from '../src/executor/executor.js';
 import { mulberry32 } from './prng.js';
 
 /** The backend the suite runs on (scripts/test.mjs sets URING_BACKEND). */

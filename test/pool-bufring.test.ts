@@ -6,8 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as abi from '../src/ring/abi.js';
-import * as prep from '../src/ring/prep.js';
+import * as abi from '../src/abi/abi.js';
+import * as prep from '../src/abi/prep.js';
 import { KernelBackend } from '../src/backends/kernel.js';
 import { BufferPool } from '../src/buffers/pool.js';
 import { BufRing } from '../src/buffers/bufring.js';

@@ -10,8 +10,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { Ring, WorkerBackend, constants as c } from '../src/index.js';
-import { Executor } from '../src/executor.js';
-import { prep_nop } from '../src/ring/prep.js';
+import { Executor } from '../src/executor/executor.js';
+import { fsSchemeTable } from '../src/schemes/fs-scheme.js';
+import { prep_nop } from '../src/abi/prep.js';
 import { ringLayout, createRing, RingView, HostView, postCqes, wakeConsumer } from '../src/backends/worker/layout.js';
 import { RingConsumer } from '../src/backends/worker/consumer.js';
 import { tempDir, closeLater, openFds } from './helpers.js';
@@ -37,7 +38,7 @@ function nops(ex: Executor, n: number): Promise<number[]> {
 
 test('ring indices cross 2^32: SQ and CQ heads and tails wrap, every op settles once', async () => {
   for (const sqArray of [false, true]) {
-    const b = new WorkerBackend({ entries: 8, cqEntries: 16, fs: true, modules: [], start: 0xffffffff - 40, sqArray });
+    const b = new WorkerBackend({ entries: 8, cqEntries: 16, tables: [fsSchemeTable], start: 0xffffffff - 40, sqArray });
     const ex = new Executor(b);
     const v = b.view;
     let total = 0;

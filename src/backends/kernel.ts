@@ -4,11 +4,12 @@
 // binary runs on every kernel that has io_uring at all. Completions wake us
 // through a uv_poll on the ring fd inside libuv's own loop: no thread.
 
-import * as abi from '../ring/abi.js';
-import { SubmissionQueue, CompletionQueue, assert } from '../ring/queue.js';
+import * as abi from '../abi/abi.js';
+import { SubmissionQueue, CompletionQueue } from '../queues/queue.js';
+import { assert } from '../abi/assert.js';
 import { native, nativeError, type Native, type SetupResult } from '../native.js';
 import { errnoError, uringError } from '../errors.js';
-import type { Backend } from './backend.js';
+import type { Backend } from '../queues/backend.js';
 
 export interface KernelOptions {
   /** SQ entries, 1..32768, rounded up to a power of two by the kernel. Default 256. */

@@ -8,18 +8,17 @@
 // only when the other side said it sleeps: a busy ring costs no notifies
 // (worker/consumer.ts, worker/thread.ts).
 
-import * as abi from '../ring/abi.js';
-import { SubmissionQueue, CompletionQueue } from '../ring/queue.js';
+import * as abi from '../abi/abi.js';
+import { SubmissionQueue, CompletionQueue } from '../queues/queue.js';
 import { uringError } from '../errors.js';
-import type { Backend } from './backend.js';
+import type { Backend } from '../queues/backend.js';
 import type { KernelOptions } from './kernel.js';
 import { ringLayout, createRing, RingView, MAX_PRODUCERS } from './worker/layout.js';
 import { RingConsumer, type ConsumerStats } from './worker/consumer.js';
 import { WorkerHost, sharedHost } from './worker/host.js';
 import { register, type RegisterState } from './worker/register.js';
 import type { FileTable } from './worker/files.js';
-import { URING_CQE_F_PEER_DIED } from './worker/cqe-flags.js';
-import { FS_OPCODES } from './fs-scheme.js';
+import { URING_CQE_F_PEER_DIED } from '../abi/cqe-flags.js';
 
 export interface WorkerOptions {
   /**
@@ -30,16 +29,24 @@ export interface WorkerOptions {
   workers?: number;
 }
 
-/** Everything a userspace ring can be built with (scheme.ts adds handler modules). */
+/**
+ * A scheme this transport serves: the URL of a module exporting opTable()
+ * (see OpTableModule), and the opcodes it advertises, known before any
+ * worker is up (supports() answers synchronously).
+ */
+export interface SchemeTable {
+  readonly url: string;
+  readonly opcodes: readonly number[];
+}
+
+/** Everything a userspace ring can be built with. */
 export interface WorkerRingConfig {
   entries: number;
   cqEntries: number;
-  /** Threads of the ring's own; omitted: the shared fs host. */
+  /** Threads of the ring's own; omitted: the process-wide host serving the same schemes. */
   workers?: number;
-  /** Serve the fs opcodes. */
-  fs: boolean;
-  /** Handler modules (URLs) for opcodes >= 128. */
-  modules: string[];
+  /** The schemes served, besides the core ops (NOP, TIMEOUT, ASYNC_CANCEL, ...). */
+  tables: readonly SchemeTable[];
   /** Use the indirect SQ index array (default: IORING_SETUP_NO_SQARRAY). */
   sqArray?: boolean;
   /** Initial value of all four ring indices (tests cross 2^32 with it). */
@@ -95,19 +102,20 @@ export class WorkerBackend implements Backend {
   private failed: string | null = null;
   private destroyed = false;
 
-  /** The fallback backend the selector opens: the fs scheme. */
-  static open(opts: KernelOptions & WorkerOptions = {}): WorkerBackend {
+  /** A ring with the Ring API's options, serving `tables` (the selector's fallback passes the fs scheme). */
+  static open(opts: KernelOptions & WorkerOptions, tables: readonly SchemeTable[]): WorkerBackend {
     const entries = checkInt('entries', opts.entries ?? 256, 1, MAX_ENTRIES);
     const cqEntries = checkInt('cqEntries', opts.cqEntries ?? entries * 2, 1, 2 * MAX_ENTRIES);
     if (cqEntries < entries) throw uringError('ERR_OUT_OF_RANGE', `cqEntries (${cqEntries}) must be >= entries (${entries})`);
     const workers = opts.workers === undefined ? undefined : checkInt('workers', opts.workers, 1, MAX_PRODUCERS);
-    return new WorkerBackend({ entries, cqEntries, workers, fs: true, modules: [] });
+    return new WorkerBackend({ entries, cqEntries, workers, tables });
   }
 
   constructor(cfg: WorkerRingConfig) {
     const spin = cfg.spin ?? DEFAULT_SPIN;
-    this.ownHost = cfg.workers !== undefined || !cfg.fs || cfg.modules.length > 0;
-    this.host = this.ownHost ? new WorkerHost({ workers: cfg.workers ?? 1, fs: cfg.fs, modules: cfg.modules, spin }) : sharedHost(spin);
+    const urls = cfg.tables.map((t) => t.url);
+    this.ownHost = cfg.workers !== undefined;
+    this.host = this.ownHost ? new WorkerHost({ workers: cfg.workers!, tables: urls, spin }) : sharedHost(urls, spin);
     const layout = ringLayout(pow2(cfg.entries), pow2(cfg.cqEntries), this.host.size, cfg.sqArray ?? false);
     const sab = createRing(layout, cfg.start ?? 0);
     this.view = new RingView(sab, layout);
@@ -115,7 +123,7 @@ export class WorkerBackend implements Backend {
     this.cq = new CompletionQueue(sab, this.view.cqOffsets());
     this.setupFlags = abi.IORING_SETUP_CQSIZE | (cfg.sqArray ? 0 : abi.IORING_SETUP_NO_SQARRAY);
     for (const op of CORE_OPCODES) this.opcodes[op] = 1;
-    if (cfg.fs) for (const op of FS_OPCODES) this.opcodes[op] = 1;
+    for (const t of cfg.tables) for (const op of t.opcodes) this.opcodes[op] = 1;
     this.consumer = new RingConsumer(this.view, this.host.view);
     // Nothing the worker threads keep alive (their listeners, the ready
     // promise) may hold the backend strongly: a ring dropped without

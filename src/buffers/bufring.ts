@@ -18,10 +18,10 @@
 // from this ring (pin()/unpin(), for op builders) and unregister() frees it
 // only after the last such completion (the chunk guard defers the free).
 
-import * as abi from '../ring/abi.js';
-import { setU64 } from '../ring/prep.js';
+import * as abi from '../abi/abi.js';
+import { setU64 } from '../abi/prep.js';
 import { errnoError, uringError } from '../errors.js';
-import { assert } from '../ring/queue.js';
+import { assert } from '../abi/assert.js';
 import type { Chunk } from './chunk.js';
 import type { Registrar } from './fixed.js';
 

@@ -9,7 +9,7 @@
 // So "free" means "I am done with it", never "the kernel is done with it".
 
 import type { Tlsf } from './allocator.js';
-import { assert } from '../ring/queue.js';
+import { assert } from '../abi/assert.js';
 import { uringError, type UringError } from '../errors.js';
 import { native } from '../native.js';
 

@@ -19,8 +19,8 @@
 // process warning with the numbers needed to fix it; ring.registerPool()
 // throws the same error instead, for callers who insist.
 
-import * as abi from '../ring/abi.js';
-import { setU64 } from '../ring/prep.js';
+import * as abi from '../abi/abi.js';
+import { setU64 } from '../abi/prep.js';
 import { errnoError, type UringSystemError } from '../errors.js';
 import { native } from '../native.js';
 import { Region, SLOT_NONE, SLOT_UNTRIED } from './chunk.js';

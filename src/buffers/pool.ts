@@ -22,7 +22,7 @@
 // into a sparse kernel table; bufIndex() answers from a field, no syscall.
 
 import { Tlsf, TLSF_MAX_ALIGN, TLSF_MAX_CAPACITY } from './allocator.js';
-import { assert } from '../ring/queue.js';
+import { assert } from '../abi/assert.js';
 import { uringError } from '../errors.js';
 import {
   Chunk, Region, REGION_ALIGN, LIVE, FREEING, FREED, FREEING_QUARANTINE,

@@ -5,7 +5,7 @@
 // node's streams run on, and the open-use-close of a handle made for one call.
 
 import * as fs from 'node:fs';
-import { Job } from '../executor.js';
+import { Job } from '../executor/executor.js';
 import { errnoError } from '../errors.js';
 import type { FsRuntime, Mem } from './runtime.js';
 import type { FileHandle } from './filehandle.js';

@@ -7,8 +7,8 @@
 
 import * as nodeFsp from 'node:fs/promises';
 import type { Stats, BigIntStats } from 'node:fs';
-import * as abi from '../ring/abi.js';
-import * as prep from '../ring/prep.js';
+import * as abi from '../abi/abi.js';
+import * as prep from '../abi/prep.js';
 import { errnoError } from '../errors.js';
 import { rt, type FsRuntime, EBADF } from './runtime.js';
 import { readFileChain } from './readfile.js';

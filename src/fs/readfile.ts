@@ -29,9 +29,9 @@
 // in pool memory and is copied into a fresh Buffer (or decoded) only if the
 // promise is still wanted (S2).
 
-import { Job } from '../executor.js';
-import * as abi from '../ring/abi.js';
-import * as prep from '../ring/prep.js';
+import { Job } from '../executor/executor.js';
+import * as abi from '../abi/abi.js';
+import * as prep from '../abi/prep.js';
 import { errnoError } from '../errors.js';
 import { type FsRuntime, type Mem, type Abortable, O_CLOEXEC, noop, watchAbort, unwatchAbort } from './runtime.js';
 import { abortError, checkAborted, ERR_FS_FILE_TOO_LARGE, ERR_UNKNOWN_ENCODING } from './errors.js';

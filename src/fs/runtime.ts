@@ -12,10 +12,10 @@
 // its promise.
 
 import { Ring } from '../ring/ring.js';
-import { Job, type Executor } from '../executor.js';
+import { Job, type Executor } from '../executor/executor.js';
 import type { BufferPool, Chunk } from '../buffers/pool.js';
-import * as abi from '../ring/abi.js';
-import * as prep from '../ring/prep.js';
+import * as abi from '../abi/abi.js';
+import * as prep from '../abi/prep.js';
 import { errnoError } from '../errors.js';
 
 /** One piece of pool memory with a Buffer view over it. */

@@ -3,8 +3,8 @@
 // (same constructors, so instanceof, methods and Dates match).
 
 import { statSync, type Stats, type BigIntStats } from 'node:fs';
-import { STATX } from '../ring/abi.js';
-import { makedev } from '../ring/statx.js';
+import { STATX } from '../abi/abi.js';
+import { makedev } from '../abi/statx.js';
 
 type StatsCtor = new (...args: number[]) => Stats;
 type BigIntStatsCtor = new (...args: bigint[]) => BigIntStats;

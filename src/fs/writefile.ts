@@ -15,9 +15,9 @@
 // an iterable, larger data, no direct descriptors or none free) goes node's
 // way: open, node's write loop, fsync if asked, close.
 
-import { Job } from '../executor.js';
-import * as abi from '../ring/abi.js';
-import * as prep from '../ring/prep.js';
+import { Job } from '../executor/executor.js';
+import * as abi from '../abi/abi.js';
+import * as prep from '../abi/prep.js';
 import { errnoError } from '../errors.js';
 import { type FsRuntime, type Mem, type Abortable, O_CLOEXEC, watchAbort, unwatchAbort, EBADF, BIG_OP } from './runtime.js';
 import { FileHandle } from './filehandle.js';

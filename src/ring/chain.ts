@@ -3,7 +3,7 @@
 // than written out: their signatures come from SqeWriter's, and a name SqeWriter
 // lacks fails at load.
 
-import type { Job } from '../executor.js';
+import type { Job } from '../executor/executor.js';
 import { uringError } from '../errors.js';
 import type { Ring } from './ring.js';
 import { SqeWriter } from './writer.js';

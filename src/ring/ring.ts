@@ -4,14 +4,14 @@
 // the kernel in one enter. For zero copies, use the *_fixed ops with memory
 // from `ring.pool`.
 
-import * as abi from './abi.js';
-import * as prep from './prep.js';
-import { Executor, Job, type ExecutorStats } from '../executor.js';
-import { openBackend, type BackendOptions } from '../backends/select.js';
-import type { Backend } from '../backends/backend.js';
+import * as abi from '../abi/abi.js';
+import * as prep from '../abi/prep.js';
+import { Executor, Job, type ExecutorStats } from '../executor/executor.js';
+import { openBackend, type BackendOptions } from './select.js';
+import type { Backend } from '../queues/backend.js';
 import { BufferPool, Chunk, type PoolOptions, type FixedBuffer } from '../buffers/pool.js';
 import { errnoError, uringError, closedError } from '../errors.js';
-import type { Statx } from './statx.js';
+import type { Statx } from '../abi/statx.js';
 import { SqeWriter } from './writer.js';
 import { Chain } from './chain.js';
 

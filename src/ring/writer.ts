@@ -8,13 +8,13 @@
 // mid-flight is harmless (S1), and an abandoned read never writes into your
 // buffer after you stopped waiting (S2).
 
-import * as abi from './abi.js';
-import * as prep from './prep.js';
-import type { Executor, Job } from '../executor.js';
+import * as abi from '../abi/abi.js';
+import * as prep from '../abi/prep.js';
+import type { Executor, Job } from '../executor/executor.js';
 import type { Chunk } from '../buffers/pool.js';
 import { fixedChunk, fixedLength, pinFixed, unpinFixed, type FixedBuffer } from '../buffers/lease.js';
 import { uringError } from '../errors.js';
-import { parseStatx } from './statx.js';
+import { parseStatx } from '../abi/statx.js';
 import type { Ring } from './ring.js';
 
 const ETIME = 62;

@@ -5,7 +5,7 @@
 //
 // Cancellation follows the protocol in cancel.ts.
 
-import * as abi from '../../ring/abi.js';
+import * as abi from '../../abi/abi.js';
 import type { OpHandler, Producer } from './producer.js';
 import { L_CANCEL_REQ, L_PARKED, L_QUEUED, L_RUNNING, PENDING } from './layout.js';
 import { flag, scan, settleRunning, answer, type Entry } from './cancel.js';

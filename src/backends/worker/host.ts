@@ -21,8 +21,8 @@ import { FileTable } from './files.js';
 
 export interface HostConfig {
   workers: number;
-  fs: boolean;
-  modules: string[];
+  /** Scheme modules every worker loads (see OpTableModule). */
+  tables: string[];
   spin: number;
 }
 
@@ -146,7 +146,7 @@ export class WorkerHost {
     const state: ControlMsg[] = [];
     for (const a of this.rings.values()) state.push(...a.state);
     const boot: WorkerBoot = {
-      host: this.view.sab, index, port: port2, fs: this.cfg.fs, modules: this.cfg.modules, spin: this.cfg.spin, state,
+      host: this.view.sab, index, port: port2, tables: this.cfg.tables, spin: this.cfg.spin, state,
     };
     const w = newWorker(boot);
     const slot = this.slots[index]!;
@@ -297,10 +297,16 @@ export function defaultWorkers(cores: number): number {
   return Math.max(1, Math.min(4, cores));
 }
 
-let shared: WorkerHost | null = null;
+/** Process-wide hosts by the schemes they serve (in practice one: the fs scheme's). */
+const shared = new Map<string, WorkerHost>();
 
-/** The process-wide host of the fs scheme, started on first use. */
-export function sharedHost(spin: number): WorkerHost {
-  if (!shared || shared.failed) shared = new WorkerHost({ workers: defaultWorkers(availableParallelism()), fs: true, modules: [], spin });
-  return shared;
+/** The process-wide host serving `tables`, started on first use. */
+export function sharedHost(tables: string[], spin: number): WorkerHost {
+  const key = tables.join('\n');
+  let h = shared.get(key);
+  if (!h || h.failed) {
+    h = new WorkerHost({ workers: defaultWorkers(availableParallelism()), tables, spin });
+    shared.set(key, h);
+  }
+  return h;
 }

@@ -21,9 +21,9 @@
 // the CQ tail. Indices are free-running u32 stored in Int32 words (Atomics
 // wait/notify need Int32Array); only `index & mask` addresses an entry.
 
-import { SQE, CQE } from '../../ring/abi.js';
-import type { SqOffsets, CqOffsets } from '../../ring/queue.js';
-import { URING_CQE_F_EXTENDED } from './cqe-flags.js';
+import { SQE, CQE } from '../../abi/abi.js';
+import type { SqOffsets, CqOffsets } from '../../queues/queue.js';
+import { URING_CQE_F_EXTENDED } from '../../abi/cqe-flags.js';
 import { FD_WORDS, initFdRecords } from './fds.js';
 
 const LINE = 64;

@@ -3,7 +3,7 @@
 // by synthetic address) and the decoding of u64 fields and timespecs.
 // The base of Producer (producer.ts), kept apart to keep that file short.
 
-import * as abi from '../../ring/abi.js';
+import * as abi from '../../abi/abi.js';
 
 const EFAULT = 14;
 const ENAMETOOLONG = 36;

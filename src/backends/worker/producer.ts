@@ -19,12 +19,12 @@
 // Ops that wait park (waits.ts); cancellation goes through the shared
 // ledgers (cancel.ts).
 
-import * as abi from '../../ring/abi.js';
+import * as abi from '../../abi/abi.js';
 import {
   RingView, HostView, type RingLayout, lock, unlock, postCqes, wakeConsumer,
   L_FREE, L_TENTATIVE, L_QUEUED, L_RUNNING, L_PARKED, L_CANCEL_REQ, L_CANCEL_DONE, L_LINKED, L_POSTING, PENDING,
 } from './layout.js';
-import { URING_CQE_F_EXTENDED, URING_CQE_F_EXTENDED_HI } from './cqe-flags.js';
+import { URING_CQE_F_EXTENDED, URING_CQE_F_EXTENDED_HI } from '../../abi/cqe-flags.js';
 import type { FileTable } from './files.js';
 import { coreOps } from './core-ops.js';
 import { Waits, Parked, type ParkSpec } from './waits.js';
@@ -36,6 +36,20 @@ import { PoolAccess, EFAULT_ERROR } from './pool-access.js';
 export { PENDING, errnoOf, Parked, type ParkSpec };
 /** Executes the SQE at word `at` of `p.sqes` (ledger entry `slot`): the result, -errno, or PENDING. */
 export type OpHandler = (p: Producer, at: number, slot: number) => number;
+
+/**
+ * What a scheme gives the transport: its handlers, and the opcodes it
+ * advertises (supports() says true for these; a scheme may serve an opcode
+ * it does not advertise, as the fs scheme's partial FALLOCATE). A module
+ * served by worker threads exports `opTable(worker)` returning one.
+ */
+export interface OpTable {
+  readonly ops: ReadonlyArray<readonly [number, OpHandler]>;
+  readonly advertised: readonly number[];
+}
+
+/** The export a worker thread looks for in each scheme module it loads. */
+export type OpTableModule = { opTable(worker: number): OpTable | Promise<OpTable> };
 
 const EINVAL = 22;
 const EIO = 5;

@@ -4,7 +4,7 @@
 // kernel's structs; pointers inside them must be pool addresses, the only
 // memory a scheme can reach.
 
-import * as abi from '../../ring/abi.js';
+import * as abi from '../../abi/abi.js';
 import { fstatSync } from 'node:fs';
 import { FileTable } from './files.js';
 

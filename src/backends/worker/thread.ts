@@ -11,19 +11,17 @@
 // loop, so it waits with Atomics.waitAsync instead.
 
 import { workerData, parentPort, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { Producer, type OpHandler } from './producer.js';
+import { Producer, type OpHandler, type OpTableModule } from './producer.js';
 import { HostView, waitAsync, type RingLayout } from './layout.js';
 import { FileTable } from './files.js';
-import { fsOps } from '../fs-scheme.js';
-import { adaptHandler, handlerEntries } from '../scheme-types.js';
 
 /** What the host hands a worker at spawn. */
 export interface WorkerBoot {
   host: SharedArrayBuffer;
   index: number;
   port: MessagePort;
-  fs: boolean;
-  modules: string[];
+  /** Scheme modules (URLs), each exporting opTable(): the transport knows no scheme by name. */
+  tables: string[];
   /** Spin iterations before sleeping. */
   spin: number;
   /** Every ring attached so far and its state, replayed in order. */
@@ -134,14 +132,13 @@ async function sleepAsync(): Promise<void> {
 const yieldLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 async function main(): Promise<void> {
-  if (boot.fs) ops.push(...fsOps);
   const opcodes: number[] = [];
-  for (const url of boot.modules) {
-    const mod = (await import(url)) as Record<string, unknown>;
-    for (const [op, fn] of handlerEntries(mod, url)) {
-      ops.push([op, adaptHandler(fn, boot.index)]);
-      opcodes.push(op);
-    }
+  for (const url of boot.tables) {
+    const mod = (await import(url)) as Partial<OpTableModule>;
+    if (typeof mod.opTable !== 'function') throw new TypeError(`${url} is not a scheme module: it exports no opTable()`);
+    const table = await mod.opTable(boot.index);
+    ops.push(...table.ops);
+    opcodes.push(...table.advertised);
   }
   for (const m of boot.state) apply(m);
   // Keeps this thread's loop alive while it awaits only waitAsync promises;

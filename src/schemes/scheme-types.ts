@@ -2,8 +2,8 @@
 // that runs one inside a producer. Kept free of node:worker_threads and of
 // the native addon so a handler module can import its types cheaply.
 
-import type { OpHandler, Producer } from './worker/producer.js';
-import { PENDING } from './worker/layout.js';
+import type { OpHandler, Producer } from '../backends/worker/producer.js';
+import { PENDING } from '../backends/worker/layout.js';
 
 /** The SQE a handler serves, decoded. 64-bit fields are numbers (< 2^53). */
 export interface SchemeRequest {

@@ -1,8 +1,8 @@
 // Writing scheme SQEs and submitting them through an executor: shared by
 // Scheme (worker-served) and SchemeClient (main-thread-served).
 
-import type { Executor, ExecutorStats, Job } from '../executor.js';
-import { prep_rw, sqe_set_flags, setU64 } from '../ring/prep.js';
+import type { Executor, ExecutorStats, Job } from '../executor/executor.js';
+import { prep_rw, sqe_set_flags, setU64 } from '../abi/prep.js';
 import { uringError } from '../errors.js';
 
 /** The SQE fields a scheme op may set (all default to 0). */

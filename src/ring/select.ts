@@ -2,10 +2,11 @@
 // the worker backend, with the reason kept for backend(). URING_BACKEND=
 // kernel|worker forces one; forcing the kernel where it cannot work throws.
 
-import type { Backend, BackendName } from './backend.js';
-import { KernelBackend, type KernelOptions } from './kernel.js';
-import { WorkerBackend, type WorkerOptions } from './worker.js';
+import type { Backend, BackendName } from '../queues/backend.js';
+import { KernelBackend, type KernelOptions } from '../backends/kernel.js';
+import { WorkerBackend, type WorkerOptions } from '../backends/worker.js';
 import { uringError } from '../errors.js';
+import { fsSchemeTable } from '../schemes/fs-scheme.js';
 
 export interface BackendOptions extends KernelOptions, WorkerOptions {
   /** Overrides URING_BACKEND. */
@@ -25,7 +26,7 @@ export function backendInfo(): BackendChoice | null {
 }
 
 type WorkerFactory = (opts: BackendOptions) => Backend;
-let workerFactory: WorkerFactory = (opts) => WorkerBackend.open(opts);
+let workerFactory: WorkerFactory = (opts) => WorkerBackend.open(opts, [fsSchemeTable]);
 
 /** The worker backend registers itself here (keeps this module free of worker code). */
 export function setWorkerFactory(f: WorkerFactory): void {

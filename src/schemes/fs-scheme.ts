@@ -15,9 +15,10 @@
 //   reopen of the pipe and parks until data comes, so it stays cancellable.
 
 import * as fs from 'node:fs';
-import * as abi from '../ring/abi.js';
-import { PENDING, type OpHandler, type Producer, type Chain, errnoOf } from './worker/producer.js';
-import { SLOT_OWNED, SLOT_REGULAR } from './worker/files.js';
+import * as abi from '../abi/abi.js';
+import { PENDING, type OpHandler, type OpTable, type Producer, type Chain, errnoOf } from '../backends/worker/producer.js';
+import type { SchemeTable } from '../backends/worker.js';
+import { SLOT_OWNED, SLOT_REGULAR } from '../backends/worker/files.js';
 import { writeStatx } from './fs-scheme-statx.js';
 
 const E = { EBADF: 9, EINVAL: 22, EFAULT: 14, ENXIO: 6, ENFILE: 23, ESPIPE: 29, EOPNOTSUPP: 95, EEXIST: 17, ELOOP: 40, ENOTDIR: 20 } as const;
@@ -481,3 +482,11 @@ export const fsOps: ReadonlyArray<readonly [number, OpHandler]> = [
  * had without the syscall.
  */
 export const FS_OPCODES: readonly number[] = fsOps.map(([op]) => op).filter((op) => op !== abi.IORING_OP_FALLOCATE);
+
+/** The scheme module's export for worker threads (see OpTableModule). */
+export function opTable(): OpTable {
+  return { ops: fsOps, advertised: FS_OPCODES };
+}
+
+/** The fs scheme, as the worker transport is told about it. */
+export const fsSchemeTable: SchemeTable = { url: import.meta.url, opcodes: FS_OPCODES };

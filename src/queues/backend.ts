@@ -2,7 +2,7 @@
 // io_uring; the worker backend serves the same ring layout from a
 // SharedArrayBuffer with scheme workers on the other side.
 
-import type { SubmissionQueue, CompletionQueue } from '../ring/queue.js';
+import type { SubmissionQueue, CompletionQueue } from './queue.js';
 
 export type BackendName = 'kernel' | 'worker';
 

@@ -3,7 +3,7 @@
 // that op code (ring methods, the fs layer) can subclass it without pulling
 // in the executor's machinery; the executor re-exports it.
 
-import { errnoError } from './errors.js';
+import { errnoError } from '../errors.js';
 
 const EMPTY: number[] = [];
 function noop(): void {}

@@ -5,7 +5,8 @@
 // semantics (Atomics.load). Indices are free-running u32 and wrap; only
 // `index & mask` addresses an entry.
 
-import { SQE, CQE } from './abi.js';
+import { assert } from '../abi/assert.js';
+import { SQE, CQE } from '../abi/abi.js';
 
 /** Byte offsets of the SQ ring fields, as io_sqring_offsets gives them. */
 export interface SqOffsets {
@@ -165,6 +166,3 @@ export class CompletionQueue {
   }
 }
 
-export function assert(ok: boolean, what: string): asserts ok {
-  if (!ok) throw new Error(`uring: invariant violated: ${what}`);
-}

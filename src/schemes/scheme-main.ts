@@ -10,17 +10,17 @@
 // unref'd. The worker thread's own lifetime is the client's business.
 
 import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { Executor } from '../executor.js';
+import { Executor } from '../executor/executor.js';
 import { BufferPool } from '../buffers/pool.js';
-import { SubmissionQueue, CompletionQueue } from '../ring/queue.js';
-import * as abi from '../ring/abi.js';
+import { SubmissionQueue, CompletionQueue } from '../queues/queue.js';
+import * as abi from '../abi/abi.js';
 import { errnoError } from '../errors.js';
-import type { Backend } from './backend.js';
-import { ringLayout, createRing, RingView, HostView, waitAsync, postCqes, wakeConsumer, CONSUMER_OWNER, type RingLayout } from './worker/layout.js';
-import { RingConsumer } from './worker/consumer.js';
-import { Producer } from './worker/producer.js';
-import { reconcile } from './worker/host.js';
-import { URING_CQE_F_PEER_DIED } from './worker/cqe-flags.js';
+import type { Backend } from '../queues/backend.js';
+import { ringLayout, createRing, RingView, HostView, waitAsync, postCqes, wakeConsumer, CONSUMER_OWNER, type RingLayout } from '../backends/worker/layout.js';
+import { RingConsumer } from '../backends/worker/consumer.js';
+import { Producer } from '../backends/worker/producer.js';
+import { reconcile } from '../backends/worker/host.js';
+import { URING_CQE_F_PEER_DIED } from '../abi/cqe-flags.js';
 import { adaptHandler, handlerEntries, type SchemeHandlers } from './scheme-types.js';
 import { SchemeSubmitter, prepSchemeSqe, type SchemeSqe } from './scheme-submit.js';
 

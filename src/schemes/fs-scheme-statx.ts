@@ -3,7 +3,7 @@
 // read with statx(2), so nothing is lost on the way through.
 
 import type { BigIntStats } from 'node:fs';
-import { STATX, STATX_BASIC_STATS, STATX_BTIME } from '../ring/abi.js';
+import { STATX, STATX_BASIC_STATS, STATX_BTIME } from '../abi/abi.js';
 
 const NS = 1_000_000_000n;
 const M32 = 0xffffffffn;

@@ -8,12 +8,12 @@
 // reach the wrong job (S6). A job holds every resource its SQEs point at
 // until its last CQE is reaped, whatever happened to its promise (S1, S2).
 
-import { IOSQE_IO_LINK, IOSQE_IO_HARDLINK, IOSQE_CQE_SKIP_SUCCESS, IORING_CQE_F_MORE, IORING_ASYNC_CANCEL_ANY, IORING_ASYNC_CANCEL_ALL } from './ring/abi.js';
-import { prep_cancel, sqe_get_flags, sqe_set_flags } from './ring/prep.js';
-import { assert } from './ring/queue.js';
-import type { Backend } from './backends/backend.js';
-import { errnoError, closedError, uringError } from './errors.js';
-import { URING_CQE_F_EXTENDED, URING_CQE_F_EXTENDED_HI, URING_CQE_F_PEER_DIED } from './backends/worker/cqe-flags.js';
+import { IOSQE_IO_LINK, IOSQE_IO_HARDLINK, IOSQE_CQE_SKIP_SUCCESS, IORING_CQE_F_MORE, IORING_ASYNC_CANCEL_ANY, IORING_ASYNC_CANCEL_ALL } from '../abi/abi.js';
+import { prep_cancel, sqe_get_flags, sqe_set_flags } from '../abi/prep.js';
+import { assert } from '../abi/assert.js';
+import type { Backend } from '../queues/backend.js';
+import { errnoError, closedError, uringError } from '../errors.js';
+import { URING_CQE_F_EXTENDED, URING_CQE_F_EXTENDED_HI, URING_CQE_F_PEER_DIED } from '../abi/cqe-flags.js';
 import { Job, captured, capture, defaultDone, safeDone } from './job.js';
 import { Tags, SKIP_BIT, SOFT_BIT, MEMBER_MASK } from './tags.js';
 

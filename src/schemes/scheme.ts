@@ -13,11 +13,13 @@
 // memory through ctx.bytes(addr, len). Nothing is copied between threads.
 
 import { pathToFileURL } from 'node:url';
-import { Executor } from '../executor.js';
+import { Executor } from '../executor/executor.js';
 import { BufferPool } from '../buffers/pool.js';
 import { uringError } from '../errors.js';
-import { WorkerBackend, type WorkerBackendStats } from './worker.js';
+import { WorkerBackend, type WorkerBackendStats } from '../backends/worker.js';
 import { SCHEME_OPCODE_MIN } from './scheme-types.js';
+import { fsSchemeTable } from './fs-scheme.js';
+import { userTable } from './user-table.js';
 import { SchemeSubmitter } from './scheme-submit.js';
 
 export type { SchemeHandler, SchemeHandlers, SchemeRequest, SchemeContext } from './scheme-types.js';
@@ -57,13 +59,15 @@ export class Scheme extends SchemeSubmitter {
     const url = opts.module instanceof URL ? opts.module.href : /^[a-z][a-z0-9+.-]*:/i.test(opts.module) ? opts.module : pathToFileURL(opts.module).href;
     const entries = opts.entries ?? 256;
     const backend = new WorkerBackend({
-      entries, cqEntries: opts.cqEntries ?? 2 * entries, workers: opts.workers ?? 1, fs: opts.fs ?? false, modules: [url],
+      entries, cqEntries: opts.cqEntries ?? 2 * entries, workers: opts.workers ?? 1,
+      tables: opts.fs ? [fsSchemeTable, userTable(url)] : [userTable(url)],
     });
     let opcodes: number[];
     // The workers are unref'd: something must hold the loop while we wait for them.
     backend.ref(true);
     try {
-      opcodes = await backend.ready;
+      // The fs scheme's opcodes are io_uring's (< 128); the module's are its own.
+      opcodes = (await backend.ready).filter((op) => op >= SCHEME_OPCODE_MIN);
     } catch (e) {
       backend.destroy();
       throw uringError('ERR_URING_SCHEME_LOAD', `scheme module ${url} could not be loaded: ${(e as Error).message}`);
