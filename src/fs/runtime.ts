@@ -84,9 +84,10 @@ export class FsRuntime {
   /** Slots whose close is still pending (tests check they all come back). */
   slotsBusy = 0;
 
-  constructor(entries: number) {
-    this.ring = new Ring({ entries });
-    this.ex = this.ring.executor;
+  /** Builds the fs layer on `ring`: its executor, pool and file table become the runtime's. */
+  constructor(ring: Ring) {
+    this.ring = ring;
+    this.ex = ring.executor;
     this.pool = this.ring.pool;
     // The table counts against RLIMIT_NOFILE (EMFILE beyond it): step down.
     let slots = 0;
@@ -354,7 +355,7 @@ const ENTRIES = Number(process.env.URING_FS_ENTRIES) || 512;
 export function rt(): FsRuntime | null {
   if (runtime !== undefined) return runtime;
   try {
-    runtime = new FsRuntime(ENTRIES);
+    runtime = new FsRuntime(new Ring({ entries: ENTRIES }));
   } catch (e) {
     runtimeError = e as Error;
     runtime = null;

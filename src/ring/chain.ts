@@ -5,8 +5,7 @@
 
 import type { Job } from '../executor/executor.js';
 import { uringError } from '../errors.js';
-import type { Ring } from './ring.js';
-import { SqeWriter } from './writer.js';
+import { SqeWriter, type WriterHost } from './writer.js';
 
 /** The ops a chain can hold: SqeWriter's, each returning the chain. */
 const CHAIN_OPS = [
@@ -30,7 +29,7 @@ export class Chain {
   private submitted = false;
 
   /** @internal */
-  constructor(private readonly ring: Ring) {}
+  constructor(private readonly ring: WriterHost) {}
 
   /** Submits the chain; resolves with each member's value (a result, or -errno). */
   submit(opts: { hard?: boolean } = {}): Promise<unknown[]> {

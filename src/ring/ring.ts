@@ -27,7 +27,12 @@ const kJob = Symbol('uring.job');
 type Tagged = Promise<unknown> & { [kJob]?: Job };
 
 export class Ring {
-  /** @internal */ readonly executor: Executor;
+  /**
+   * The executor this ring submits through. Public for the layers built on
+   * a ring (fs, sockets): they stage their own jobs (linked chains, state on
+   * a Job subclass) and share the ring's batching, tags and teardown.
+   */
+  readonly executor: Executor;
   readonly backend: Backend;
   readonly pool: BufferPool;
   private readonly w: SqeWriter;

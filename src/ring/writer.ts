@@ -11,11 +11,10 @@
 import * as abi from '../abi/abi.js';
 import * as prep from '../abi/prep.js';
 import type { Executor, Job } from '../executor/executor.js';
-import type { Chunk } from '../buffers/pool.js';
+import type { BufferPool, Chunk } from '../buffers/pool.js';
 import { fixedChunk, fixedLength, pinFixed, unpinFixed, type FixedBuffer } from '../buffers/lease.js';
 import { uringError } from '../errors.js';
 import { parseStatx } from '../abi/statx.js';
-import type { Ring } from './ring.js';
 
 const ETIME = 62;
 
@@ -39,15 +38,26 @@ function pathBytes(path: string | Uint8Array): Uint8Array {
 export type After = (res: number, abandoned: boolean) => unknown;
 
 /**
- * Writes SQEs into one job. `ring.chain()` hands you one to build a linked
- * chain; Ring's own methods use it for single ops.
+ * What a writer needs from its ring, and no more: the executor it stages
+ * into, the pool its bounce buffers come from, and the tags of the ring's
+ * ops (for cancel and timeout_remove). Ring implements it.
+ */
+export interface WriterHost {
+  readonly executor: Executor;
+  readonly pool: BufferPool;
+  tagOf(p: Promise<unknown>): [number, number];
+}
+
+/**
+ * Writes SQEs into one job. Internal: Ring's methods use one for single
+ * ops, and a Chain replays its recorded ops into one on submit().
  */
 export class SqeWriter {
   /** @internal */ job!: Job;
   /** @internal */ after: (After | null)[] = [];
 
   /** @internal */
-  constructor(private readonly ring: Ring) {}
+  constructor(private readonly ring: WriterHost) {}
 
   private get ex(): Executor {
     return this.ring.executor;
@@ -213,7 +223,7 @@ export class SqeWriter {
     // Everything that can throw comes before the pin: a throw leaks nothing.
     const chunk = fixedChunk(buf);
     const n = fixedLength(buf, len);
-    const index = this.ring.bufIndex(chunk);
+    const index = this.ring.pool.bufIndex(chunk);
     pinFixed(buf, chunk, n, write);
     const at = this.sqe((res, abandoned) => {
       unpinFixed(buf, chunk, res, write, abandoned);
